@@ -1,0 +1,155 @@
+#!/usr/bin/env bash
+# A single-node Apache Kafka 4.x broker in KRaft mode for development and tests.
+#
+#   deploy/kafka/local.sh start   start (or reuse) the broker; last line = bootstrap address
+#   deploy/kafka/local.sh stop    stop it, keeping its data for the next start
+#   deploy/kafka/local.sh reset   stop it and wipe its data
+#   deploy/kafka/local.sh status  print the bootstrap address if it runs, else exit 1
+#
+# The jars come from Maven Central through the pinned pom.xml beside this file
+# (cached in ~/.m2, copied to target/lib). KAFKA_LOCAL_PORT picks the client
+# port (default 9092); KAFKA_LOCAL_DIR the data+log directory
+# (default .kafka-local in the repository root, one per port).
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+port="${KAFKA_LOCAL_PORT:-9092}"
+controller_port="$((port + 1))"
+dir="${KAFKA_LOCAL_DIR:-$root/.kafka-local/$port}"
+lib="$here/target/lib"
+pidfile="$dir/broker.pid"
+bootstrap="127.0.0.1:$port"
+
+die() { echo "local.sh: $*" >&2; exit 1; }
+
+running() {
+  [[ -f "$pidfile" ]] && kill -0 "$(cat "$pidfile")" 2>/dev/null
+}
+
+answering() {
+  # A TCP connect is enough to tell that the listener is up; the broker only
+  # opens it after KRaft metadata is loaded.
+  (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null
+}
+
+jars() {
+  if [[ ! -f "$lib/.complete" ]]; then
+    command -v mvn >/dev/null || die "Maven is required to fetch the Kafka jars (apt-get install maven)"
+    echo "resolving Kafka jars with Maven (first run only)..." >&2
+    (cd "$here" && mvn -q -B package >&2) || die "Maven could not resolve the Kafka jars"
+    touch "$lib/.complete"
+  fi
+}
+
+write_config() {
+  mkdir -p "$dir/data" "$dir/logs"
+  cat > "$dir/server.properties" <<PROPS
+process.roles=broker,controller
+node.id=1
+controller.quorum.voters=1@127.0.0.1:$controller_port
+listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=PLAINTEXT://127.0.0.1:$port
+controller.listener.names=CONTROLLER
+listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+inter.broker.listener.name=PLAINTEXT
+log.dirs=$dir/data
+num.partitions=8
+default.replication.factor=1
+offsets.topic.replication.factor=1
+offsets.topic.num.partitions=8
+transaction.state.log.replication.factor=1
+transaction.state.log.min.isr=1
+share.coordinator.state.topic.replication.factor=1
+share.coordinator.state.topic.min.isr=1
+group.initial.rebalance.delay.ms=0
+auto.create.topics.enable=true
+log.retention.hours=168
+log.segment.bytes=67108864
+log.cleaner.dedupe.buffer.size=16777216
+PROPS
+  cat > "$dir/log4j2.yaml" <<LOG
+Configuration:
+  Appenders:
+    File:
+      name: file
+      fileName: "$dir/logs/server.log"
+      PatternLayout:
+        pattern: "[%d] %p %m (%c)%n"
+  Loggers:
+    Root:
+      level: WARN
+      AppenderRef:
+        - ref: file
+    Logger:
+      - name: kafka
+        level: INFO
+LOG
+}
+
+jvm_args() {
+  # 1 GB heap: plenty for one broker with a few hundred partitions, small
+  # beside the workers on a 2-core, 24 GB machine.
+  local heap="${KAFKA_LOCAL_HEAP:-1G}"
+  JVM=(java "-Xms$heap" "-Xmx$heap" -XX:+UseG1GC -XX:MaxGCPauseMillis=20
+    -Djava.awt.headless=true "-Dlog4j2.configurationFile=$dir/log4j2.yaml"
+    "-Dkafka.logs.dir=$dir/logs" -cp "$lib/*")
+}
+
+start() {
+  if running && answering; then
+    echo "$bootstrap"
+    return 0
+  fi
+  if answering; then
+    # Someone else's broker on this port: reuse it rather than clash.
+    echo "reusing the broker already listening on $bootstrap" >&2
+    echo "$bootstrap"
+    return 0
+  fi
+  command -v java >/dev/null || die "Java 17+ is required (apt-get install openjdk-17-jre-headless)"
+  jars
+  write_config
+  jvm_args
+  if [[ ! -f "$dir/data/meta.properties" ]]; then
+    [[ -f "$dir/cluster.id" ]] || "${JVM[@]}" kafka.tools.StorageTool random-uuid >"$dir/cluster.id"
+    "${JVM[@]}" kafka.tools.StorageTool format -t "$(cat "$dir/cluster.id")" \
+      -c "$dir/server.properties" >"$dir/logs/format.log" 2>&1 \
+      || { cat "$dir/logs/format.log" >&2; die "formatting the KRaft storage failed"; }
+  fi
+  # setsid: the broker outlives the shell that started it (make dev, tests).
+  ( exec setsid "${JVM[@]}" kafka.Kafka "$dir/server.properties" >"$dir/logs/stdout.log" 2>&1 </dev/null ) &
+  echo $! >"$pidfile"
+  for _ in $(seq 1 120); do
+    if answering; then
+      echo "Kafka $(ls "$lib" | sed -n 's/^kafka_2.13-\(.*\)\.jar$/\1/p') (KRaft) ready; data in $dir" >&2
+      echo "$bootstrap"
+      return 0
+    fi
+    running || { tail -n 30 "$dir/logs/stdout.log" "$dir/logs/server.log" >&2 2>/dev/null; die "the broker exited during start-up"; }
+    sleep 0.5
+  done
+  die "the broker did not answer on $bootstrap within 60 s (see $dir/logs)"
+}
+
+stop() {
+  if running; then
+    local pid
+    pid="$(cat "$pidfile")"
+    kill "$pid" 2>/dev/null || true
+    for _ in $(seq 1 60); do
+      kill -0 "$pid" 2>/dev/null || break
+      sleep 0.5
+    done
+    kill -9 "$pid" 2>/dev/null || true
+  fi
+  rm -f "$pidfile"
+}
+
+case "${1:-}" in
+  start) start ;;
+  stop) stop ;;
+  reset) stop; rm -rf "$dir" ;;
+  status) if running && answering; then echo "$bootstrap"; else exit 1; fi ;;
+  *) echo "usage: $0 start|stop|reset|status" >&2; exit 2 ;;
+esac

@@ -1,0 +1,1 @@
+"""The Sales & Marketing SLA as a live stream."""

@@ -1,0 +1,223 @@
+"""The SLA policy: a TOML file (path in ``SLA_POLICY_FILE``), validated at start.
+
+Key names are part of the public contract (SPEC §6). Unknown keys are refused
+so that a typo stops start-up instead of silently applying a default; every
+error names the key, e.g. ``response.deadline_seconds``.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from datetime import date
+from pathlib import Path
+from typing import Annotated, Literal
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from schemas.reps import OutOfOffice, RepRecord
+from stream.domain.calendar import parse_working_hours
+
+Stage = Literal["warning", "breach", "escalation"]
+Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+SegmentAttribute = Literal["source", "company_size_band", "persona", "industry", "country"]
+
+
+class PolicyError(ValueError):
+    """The policy file or a setting is invalid; the message names the key."""
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+class EscalationStep(_Section):
+    at: Annotated[float, Field(gt=0)]
+    stage: Stage
+
+
+class ResponsePolicy(_Section):
+    deadline_seconds: Annotated[float, Field(gt=0)] = 300
+    business_hours: bool = True
+    allowed_lateness_seconds: Annotated[float, Field(ge=0)] = 2
+    reengage_content_types: list[str] = ["demo_request", "pricing"]
+    escalation: list[EscalationStep] = [
+        EscalationStep(at=0.8, stage="warning"),
+        EscalationStep(at=1.0, stage="breach"),
+        EscalationStep(at=3.0, stage="escalation"),
+    ]
+
+    @field_validator("escalation")
+    @classmethod
+    def _distinct_stages(cls, steps: list[EscalationStep]) -> list[EscalationStep]:
+        stages = [s.stage for s in steps]
+        if len(set(stages)) != len(stages):
+            raise ValueError("each stage may appear once")
+        return sorted(steps, key=lambda s: s.at)
+
+
+class AttemptsPolicy(_Section):
+    required: Annotated[int, Field(ge=1)] = 6
+    window_days: Annotated[int, Field(ge=1)] = 10
+    max_gap_hours: Annotated[float, Field(ge=0)] = 0  # 0 = off
+
+
+class MarketingPolicy(_Section):
+    workable_leads_per_rep_per_month: Annotated[int, Field(ge=0)] = 100
+    pacing_warning_ratio: Annotated[float, Field(ge=0, le=1)] = 0.8
+
+
+class ScoringPolicy(_Section):
+    workable_threshold: Annotated[float, Field(ge=0, le=100)] = 50
+    segment_by: list[SegmentAttribute] = ["source", "company_size_band", "persona"]
+    segments_file: Path | None = None
+    # Closed-loop economics used by `analyze` and the live segment verdicts.
+    cost_per_lead: Annotated[float, Field(ge=0)] = 0
+    source_costs: dict[str, Annotated[float, Field(ge=0)]] = {}
+    cost_per_attempt: Annotated[float, Field(ge=0)] = 0
+    # Intent: points per downloaded content type (others get `default_content_weight`).
+    content_weights: dict[str, Annotated[float, Field(ge=0)]] = {
+        "demo_request": 40,
+        "pricing": 30,
+        "webinar": 15,
+        "ebook": 10,
+        "blog": 5,
+    }
+    default_content_weight: Annotated[float, Field(ge=0)] = 5
+    fit_weight: Annotated[float, Field(ge=0, le=100)] = 50
+    intent_weight: Annotated[float, Field(ge=0, le=100)] = 50
+
+
+def _check_timezone(value: str | None) -> str | None:
+    if value is None:
+        return value
+    try:
+        ZoneInfo(value)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(f"unknown IANA time zone {value!r}") from None
+    return value
+
+
+def _check_hours(value: str | None) -> str | None:
+    if value is not None:
+        parse_working_hours(value)
+    return value
+
+
+def _check_country(value: str | None) -> str | None:
+    if value:
+        import holidays
+
+        if value not in holidays.list_supported_countries():
+            raise ValueError(f"no public holidays known for country {value!r}")
+    return value or None
+
+
+class CalendarPolicy(_Section):
+    """The default business calendar: for unowned leads and reps not in the roster."""
+
+    timezone: str = "America/New_York"
+    working_hours: str = "09:00-17:00"
+    working_days: list[Weekday] = ["mon", "tue", "wed", "thu", "fri"]
+    holidays_country: str | None = "US"
+    holidays: list[date] = []
+    out_of_office: list[OutOfOffice] = []
+
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: _check_timezone(v)))
+    _hours = field_validator("working_hours")(classmethod(lambda cls, v: _check_hours(v)))
+    _country = field_validator("holidays_country")(classmethod(lambda cls, v: _check_country(v)))
+
+
+class RepPolicy(_Section):
+    """A ``[[reps]]`` entry; calendar fields left out use ``[calendar]``."""
+
+    rep_id: Annotated[str, Field(min_length=1, max_length=128)]
+    team: str | None = None
+    active: bool = True
+    timezone: str | None = None
+    working_hours: str | None = None
+    working_days: list[Weekday] | None = None
+    holidays_country: str | None = None
+    holidays: list[date] | None = None
+    out_of_office: list[OutOfOffice] | None = None
+    monthly_workable_target: Annotated[int, Field(ge=0)] | None = None
+
+    _tz = field_validator("timezone")(classmethod(lambda cls, v: _check_timezone(v)))
+    _hours = field_validator("working_hours")(classmethod(lambda cls, v: _check_hours(v)))
+    _country = field_validator("holidays_country")(classmethod(lambda cls, v: _check_country(v)))
+
+    def as_record(self) -> RepRecord:
+        return RepRecord.model_validate(self.model_dump())
+
+
+class Policy(_Section):
+    response: ResponsePolicy = ResponsePolicy()
+    attempts: AttemptsPolicy = AttemptsPolicy()
+    marketing: MarketingPolicy = MarketingPolicy()
+    scoring: ScoringPolicy = ScoringPolicy()
+    calendar: CalendarPolicy = CalendarPolicy()
+    reps: list[RepPolicy] = []
+
+    @model_validator(mode="after")
+    def _unique_reps(self) -> Policy:
+        seen: set[str] = set()
+        for i, rep in enumerate(self.reps):
+            if rep.rep_id in seen:
+                raise PolicyError(f"reps[{i}].rep_id: duplicate rep {rep.rep_id!r}")
+            seen.add(rep.rep_id)
+        return self
+
+    def rep(self, rep_id: str) -> RepPolicy | None:
+        for rep in self.reps:
+            if rep.rep_id == rep_id:
+                return rep
+        return None
+
+
+def _key(loc: tuple) -> str:
+    out = ""
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+        else:
+            out += ("." if out else "") + str(part)
+    return out
+
+
+def describe(exc: ValidationError, origin: str) -> str:
+    lines = []
+    for err in exc.errors():
+        msg = err["msg"].removeprefix("Value error, ")
+        if err["type"] == "extra_forbidden":
+            msg = "unknown key (not part of the policy)"
+        lines.append(f"{origin}: {_key(err['loc'])}: {msg}")
+    return "\n".join(lines)
+
+
+def parse_policy(data: dict, origin: str = "policy") -> Policy:
+    try:
+        return Policy.model_validate(data)
+    except ValidationError as exc:
+        raise PolicyError(describe(exc, origin)) from None
+
+
+def load_policy(path: str | Path | None) -> Policy:
+    """The policy at ``path``, or the built-in defaults when ``path`` is None.
+
+    Relative ``scoring.segments_file`` paths resolve against the policy file's folder.
+    """
+    if path is None:
+        return Policy()
+    path = Path(path)
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise PolicyError(f"SLA_POLICY_FILE: no such file {str(path)!r}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise PolicyError(f"{path}: not valid TOML: {exc}") from None
+    policy = parse_policy(data, str(path))
+    seg = policy.scoring.segments_file
+    if seg is not None and not seg.is_absolute():
+        scoring = policy.scoring.model_copy(update={"segments_file": path.parent / seg})
+        policy = policy.model_copy(update={"scoring": scoring})
+    return policy

@@ -1,0 +1,76 @@
+"""Process settings from the environment (SPEC §8), built once at start."""
+
+from __future__ import annotations
+
+from functools import cached_property
+from pathlib import Path
+from typing import Annotated, Literal
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from stream.policy import Policy, PolicyError, load_policy
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="SLA_", frozen=True, extra="ignore")
+
+    kafka_bootstrap: str = "127.0.0.1:9092"
+    app_id: Annotated[str, Field(min_length=1, pattern=r"^[A-Za-z0-9._-]+$")] = "smarketing-sla"
+    topic_prefix: Annotated[str, Field(pattern=r"^[A-Za-z0-9._-]*$")] = ""
+    partitions: Annotated[int, Field(ge=1, le=1024)] = 8
+    replication_factor: Annotated[int, Field(ge=1)] = 1
+    policy_file: Path | None = None
+    web_port: Annotated[int, Field(ge=0, le=65535)] = 6066
+    web_host: str = "0.0.0.0"
+    data_dir: Path = Path(".sla-data")
+    store: str = "rocksdb://"
+    max_rep_labels: Annotated[int, Field(ge=1)] = 2000
+    # How often the sweeper looks for due SLA stages (seconds).
+    sweep_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 0.1
+    # Event ids remembered per lead for duplicate detection.
+    dedupe_ids_per_lead: Annotated[int, Field(ge=16, le=100_000)] = 1024
+
+    kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
+    kafka_sasl_username: str | None = None
+    kafka_sasl_password: str | None = None
+    kafka_ssl_cafile: Path | None = None
+
+    @field_validator("store")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        if not (value.startswith("rocksdb://") or value.startswith("memory://")):
+            raise ValueError("must be rocksdb:// or memory://")
+        return value
+
+    @field_validator("kafka_bootstrap")
+    @classmethod
+    def _hosts(cls, value: str) -> str:
+        for host in value.split(","):
+            name, _, port = host.strip().rpartition(":")
+            if not name or not port.isdigit():
+                raise ValueError(f"expected host:port[,host:port...], got {value!r}")
+        return value
+
+    def topic(self, name: str) -> str:
+        """The Kafka topic name for a contract topic name."""
+        return f"{self.topic_prefix}{name}"
+
+    @cached_property
+    def policy(self) -> Policy:
+        return load_policy(self.policy_file)
+
+
+def load_settings(**overrides) -> Settings:
+    """Settings from the environment; raises PolicyError naming the variable or key."""
+    try:
+        settings = Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors():
+            key = "SLA_" + "_".join(str(p) for p in err["loc"]).upper()
+            lines.append(f"{key}: {err['msg'].removeprefix('Value error, ')}")
+        raise PolicyError("\n".join(lines)) from None
+    settings.policy  # noqa: B018 - validate the policy file at start, not at first use
+    return settings
