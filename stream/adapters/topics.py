@@ -1,0 +1,65 @@
+"""Every topic the service reads or writes, with its Kafka configs.
+
+Contract names (``lead-created``) become Kafka names through
+``Settings.topic`` (``SLA_TOPIC_PREFIX`` + name). Lead topics, the tick
+topic and the lead table's changelog share one partition count, so one
+partition of each holds the same leads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from stream.settings import Settings
+
+LEAD_INPUTS = ("lead-created", "content-downloaded", "call-attempt", "lead-assigned", "opportunity-created")
+REPS = "reps"
+OUTPUTS = ("lead-scored", "sla-breaches", "dead-letter")
+TICKS = "sla-ticks"  # internal: the sweeper's nudges, keyed by lead
+
+COMPACTED = {"cleanup.policy": "compact"}
+
+
+@dataclass(frozen=True)
+class TopicSpec:
+    name: str  # Kafka name, prefix included
+    partitions: int
+    configs: dict[str, str] = field(default_factory=dict)
+
+
+def changelog_name(settings: Settings, table: str) -> str:
+    return settings.topic(f"{settings.app_id}-{table}-changelog")
+
+
+def all_topics(settings: Settings) -> list[TopicSpec]:
+    n = settings.partitions
+    specs = [TopicSpec(settings.topic(name), n) for name in LEAD_INPUTS]
+    specs.append(TopicSpec(settings.topic(REPS), n, COMPACTED))
+    specs += [TopicSpec(settings.topic(name), n) for name in OUTPUTS]
+    # Ticks are only needed until processed: an hour is plenty.
+    specs.append(TopicSpec(settings.topic(TICKS), n, {"retention.ms": str(3_600_000)}))
+    specs.append(TopicSpec(changelog_name(settings, "leads"), n, COMPACTED))
+    return specs
+
+
+async def create_topics(settings: Settings) -> list[tuple[str, str]]:
+    """Create missing topics; returns (name, 'created' | 'exists') pairs."""
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    from stream.adapters.kafka import client_kwargs
+
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
+    await admin.start()
+    try:
+        existing = set(await admin.list_topics())
+        specs = all_topics(settings)
+        new = [
+            NewTopic(s.name, s.partitions, settings.replication_factor, topic_configs=s.configs)
+            for s in specs
+            if s.name not in existing
+        ]
+        if new:
+            await admin.create_topics(new)
+        return [(s.name, "exists" if s.name in existing else "created") for s in specs]
+    finally:
+        await admin.close()

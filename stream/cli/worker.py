@@ -1,0 +1,36 @@
+"""``python -m stream worker``: run one Faust worker.
+
+Faust's own worker options (``--loglevel``, ``--web-port`` ...) pass through.
+A bad setting or policy stops start-up with a message naming the key.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+
+from stream.policy import PolicyError
+
+
+def register(parser: argparse.ArgumentParser) -> None:  # pragma: no cover - worker parses its own
+    pass
+
+
+def run_faust(argv: list[str]) -> int:
+    from stream.settings import load_settings
+
+    try:
+        settings = load_settings()
+    except PolicyError as exc:
+        print(f"stream worker: invalid configuration:\n{exc}", file=sys.stderr)
+        return 2
+    from stream.bootstrap import create_app
+
+    app = create_app(settings)
+    sys.argv = ["stream", "worker", *argv]
+    app.main()
+    return 0
+
+
+def run(args: argparse.Namespace) -> int:
+    return run_faust([])

@@ -1,0 +1,292 @@
+"""Handlers for lead events and SLA ticks: state in, state + outputs out.
+
+``LeadProcessor`` owns the SLA rules for one lead at a time. It never touches
+Kafka, tables or metrics: the adapter gives it the stored ``LeadState``, the
+event and the wall-clock ``now``, and gets back an ``Outcome`` saying what to
+store, what to publish and what to observe.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from pydantic import BaseModel
+
+from schemas.events import (
+    CallAttempted,
+    ContentDownloaded,
+    InputEvent,
+    LeadAssigned,
+    LeadCreated,
+    OpportunityCreated,
+)
+from schemas.types import format_timestamp
+from stream.domain.lead import LeadState
+from stream.domain.response_clock import (
+    RETRACTED,
+    OwnedTime,
+    Reconciliation,
+    ResponseClock,
+    derive_clocks,
+    reconcile,
+    retraction_event_id,
+    stage_dues,
+    to_datetime,
+)
+from stream.policy import Policy
+
+
+@dataclass(frozen=True, slots=True)
+class LeadScore:
+    score: float
+    workable: bool
+    segment: str
+    reasons: tuple[str, ...]
+
+
+# (attributes of lead-created, content types downloaded so far in event order) -> score
+Scorer = Callable[[dict[str, Any], list[str]], LeadScore]
+
+
+class PlainTime:
+    """Wall time with no closed hours: SLA seconds are plain seconds."""
+
+    def add(self, start: datetime, seconds: float) -> datetime:
+        return start + timedelta(seconds=seconds)
+
+    def diff(self, start: datetime, end: datetime) -> float:
+        return max(0.0, (end - start).total_seconds())
+
+
+PLAIN_TIME = PlainTime()
+
+
+@dataclass(slots=True)
+class Breach:
+    rep: str | None
+    breach_type: str
+    stage: str
+    lag_seconds: float | None  # emission minus due; None for retractions
+
+
+@dataclass(slots=True)
+class Outcome:
+    result: str  # ok | duplicate
+    state: LeadState | None = None  # to store; None = unchanged
+    # (contract topic, key, value as JSON types)
+    outputs: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
+    response_seconds: list[tuple[str | None, float]] = field(default_factory=list)
+    breaches: list[Breach] = field(default_factory=list)
+    next_wakeup: float | None = None
+    open_clock: tuple[float, str | None] | None = None  # (started_at, owner) while uncontacted
+    scored: list[tuple[str | None, bool]] = field(default_factory=list)
+
+
+def _ts(at: float) -> str:
+    return format_timestamp(to_datetime(at))
+
+
+def _event_id(prefix: str, *parts: str) -> str:
+    return prefix + hashlib.blake2b("|".join(parts).encode(), digest_size=16).hexdigest()
+
+
+class LeadProcessor:
+    def __init__(
+        self,
+        policy: Policy,
+        calendar_for: Callable[[str | None], Any],
+        scorer: Scorer,
+        dedupe_limit: int = 1024,
+    ) -> None:
+        self.policy = policy
+        self.calendar_for = calendar_for
+        self.scorer = scorer
+        self.dedupe_limit = dedupe_limit
+        response = policy.response
+        self.escalation = [(step.at, step.stage) for step in response.escalation]
+        self.reengage = frozenset(response.reengage_content_types)
+
+    # -- entry points --------------------------------------------------------
+    def apply(self, state: LeadState | None, event: InputEvent, now: float) -> Outcome:
+        """Fold one validated input event into the lead's state."""
+        state = state or LeadState(lead_id=event.lead_id)
+        if state.has_seen(event.event_id):
+            return Outcome(result="duplicate")
+        state.remember(event.event_id, self.dedupe_limit)
+        self._record(state, event)
+        outcome = Outcome(result="ok", state=state)
+        self._score(state, now, outcome)
+        self._clocks(state, now, outcome)
+        return outcome
+
+    def tick(self, state: LeadState | None, now: float) -> Outcome:
+        """Re-evaluate a lead's clocks at wall-clock ``now`` (the sweeper's nudge)."""
+        if state is None:
+            return Outcome(result="ok")
+        outcome = Outcome(result="ok", state=state)
+        self._clocks(state, now, outcome)
+        if not outcome.outputs:
+            outcome.state = None  # nothing changed: no changelog write
+        return outcome
+
+    # -- facts ----------------------------------------------------------------
+    @staticmethod
+    def _record(state: LeadState, event: BaseModel) -> None:
+        at = event.occurred_at.timestamp()
+        if isinstance(event, LeadCreated):
+            # A second lead-created for the same lead: the earliest one wins.
+            if state.created_at is None or at < state.created_at:
+                if state.created_at is not None and state.attributes.get("owner_rep_id"):
+                    old = [state.created_at, state.attributes["owner_rep_id"]]
+                    if old in state.owners:
+                        state.owners.remove(old)
+                state.created_at = at
+                state.attributes = event.model_dump(
+                    mode="json", exclude={"event_id", "lead_id", "occurred_at"}, exclude_none=True
+                )
+                if event.owner_rep_id:
+                    state.add_owner(at, event.owner_rep_id)
+        elif isinstance(event, ContentDownloaded):
+            state.add_download(at, event.content_type, event.event_id)
+        elif isinstance(event, CallAttempted):
+            state.add_call(at, event.rep_id, event.outcome.value, event.event_id)
+        elif isinstance(event, LeadAssigned):
+            state.add_owner(at, event.rep_id)
+        elif isinstance(event, OpportunityCreated):
+            state.add_opportunity(at, event.amount, event.event_id)
+
+    # -- scoring ----------------------------------------------------------------
+    def _scoring_points(self, state: LeadState) -> list[tuple[float, str, list[str]]]:
+        """(instant, trigger event id, content types so far) for each scoring
+        decision: the creation, then every download after it, in event time."""
+        if state.created_at is None:
+            return []
+        created = state.created_at
+        before = [d[1] for d in state.downloads if d[0] <= created]
+        points = [(created, "created", list(before))]
+        types = list(before)
+        for at, content_type, event_id in state.downloads:
+            if at > created:
+                types.append(content_type)
+                points.append((at, event_id, list(types)))
+        return points
+
+    def workable_at(self, state: LeadState) -> float | None:
+        for at, _, types in self._scoring_points(state):
+            if self.scorer(state.attributes, types).workable:
+                return at
+        return None
+
+    def _score(self, state: LeadState, now: float, outcome: Outcome) -> None:
+        for at, trigger, types in self._scoring_points(state):
+            if trigger in state.scored:
+                continue
+            state.scored.append(trigger)
+            result = self.scorer(state.attributes, types)
+            owner = state.owner_at(at)
+            state.score = {
+                "score": result.score,
+                "workable": result.workable,
+                "segment": result.segment,
+                "reasons": list(result.reasons),
+            }
+            outcome.scored.append((owner, result.workable))
+            outcome.outputs.append(
+                (
+                    "lead-scored",
+                    state.lead_id,
+                    {
+                        "event_id": _event_id("sc-", state.lead_id, trigger),
+                        "lead_id": state.lead_id,
+                        "occurred_at": _ts(at),
+                        "scored_at": _ts(now),
+                        "score": result.score,
+                        "workable": result.workable,
+                        "segment": result.segment,
+                        "reasons": list(result.reasons),
+                        "rep_id": owner,
+                    },
+                )
+            )
+
+    # -- clocks -------------------------------------------------------------------
+    def sla_time(self, state: LeadState) -> OwnedTime:
+        if not self.policy.response.business_hours:
+            return OwnedTime(((0.0, PLAIN_TIME),))
+        segments = [(0.0, self.calendar_for(None))]
+        segments += [(at, self.calendar_for(rep)) for at, rep in state.owners]
+        return OwnedTime(tuple(segments))
+
+    def clocks(self, state: LeadState) -> list[ResponseClock]:
+        reengage = [d[0] for d in state.downloads if d[1] in self.reengage]
+        return derive_clocks(self.workable_at(state), reengage, state.call_times)
+
+    def _clocks(self, state: LeadState, now: float, outcome: Outcome) -> None:
+        clocks = self.clocks(state)
+        time = self.sla_time(state)
+        deadline = self.policy.response.deadline_seconds
+        schedule = [(c, stage_dues(c.started_at, deadline, self.escalation, time.add)) for c in clocks]
+        decision = reconcile(
+            state.lead_id, schedule, state.emitted, now, self.policy.response.allowed_lateness_seconds
+        )
+        self._emit(state, decision, now, outcome)
+        outcome.next_wakeup = decision.next_wakeup
+        for clock in clocks:
+            key = repr(clock.started_at)
+            if clock.stopped_at is not None and key not in state.responded:
+                seconds = time.diff(clock.started_at, clock.stopped_at)
+                state.responded[key] = seconds
+                outcome.response_seconds.append((state.owner_at(clock.started_at), seconds))
+                if outcome.state is None:
+                    outcome.state = state
+        if clocks and clocks[-1].open:
+            outcome.open_clock = (clocks[-1].started_at, state.current_owner)
+
+    def _policy_numbers(self, ratio: float) -> dict[str, Any]:
+        response = self.policy.response
+        return {
+            "deadline_seconds": response.deadline_seconds,
+            "business_hours": response.business_hours,
+            "allowed_lateness_seconds": response.allowed_lateness_seconds,
+            "at": ratio,
+        }
+
+    def _emit(self, state: LeadState, decision: Reconciliation, now: float, outcome: Outcome) -> None:
+        owner = state.current_owner
+        score = state.score or {}
+        for fired in decision.fire:
+            value = {
+                "event_id": fired.event_id,
+                "breach_type": "first_response",
+                "stage": fired.stage.stage,
+                "lead_id": state.lead_id,
+                "rep_id": owner,
+                "clock_started_at": _ts(fired.clock.started_at),
+                "deadline": _ts(fired.stage.due),
+                "detected_at": _ts(now),
+                "policy": self._policy_numbers(fired.stage.ratio),
+                "lead_score": score.get("score"),
+                "segment": score.get("segment"),
+            }
+            state.emitted[fired.event_id] = {"type": "first_response", "value": value, RETRACTED: False}
+            outcome.outputs.append(("sla-breaches", state.lead_id, value))
+            outcome.breaches.append(Breach(owner, "first_response", fired.stage.stage, now - fired.stage.due))
+        for breach_id in decision.retract:
+            sent = state.emitted[breach_id]
+            sent[RETRACTED] = True
+            value = {
+                **sent["value"],
+                "event_id": retraction_event_id(breach_id),
+                "stage": RETRACTED,
+                "retracts": breach_id,
+                "rep_id": owner,
+                "detected_at": _ts(now),
+            }
+            outcome.outputs.append(("sla-breaches", state.lead_id, value))
+            outcome.breaches.append(Breach(owner, "first_response", RETRACTED, None))
+        if decision.fire or decision.retract:
+            outcome.state = state
