@@ -6,6 +6,7 @@ process; the Faust-facing code lives in ``stream.adapters``.
 
 from __future__ import annotations
 
+import socket
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -55,6 +56,7 @@ def faust_app(settings: Settings) -> faust.App:
         web_port=settings.web_port,
         web_bind=settings.web_host,
         web_enabled=True,
+        canonical_url=f"http://{settings.web_advertised_host or socket.gethostname()}:{settings.web_port}",
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
         topic_allow_declare=True,

@@ -23,6 +23,8 @@ class Settings(BaseSettings):
     policy_file: Path | None = None
     web_port: Annotated[int, Field(ge=0, le=65535)] = 6066
     web_host: str = "0.0.0.0"
+    # How other workers reach this one (requests for another worker's leads are forwarded).
+    web_advertised_host: str | None = None
     data_dir: Path = Path(".sla-data")
     store: str = "rocksdb://"
     max_rep_labels: Annotated[int, Field(ge=1)] = 2000

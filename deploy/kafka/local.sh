@@ -5,6 +5,7 @@
 #   deploy/kafka/local.sh stop    stop it, keeping its data for the next start
 #   deploy/kafka/local.sh reset   stop it and wipe its data
 #   deploy/kafka/local.sh status  print the bootstrap address if it runs, else exit 1
+#   deploy/kafka/local.sh fetch   resolve the jars only
 #
 # The jars come from Maven Central through the pinned pom.xml beside this file
 # (cached in ~/.m2, copied to target/lib). KAFKA_LOCAL_PORT picks the client
@@ -150,6 +151,7 @@ case "${1:-}" in
   start) start ;;
   stop) stop ;;
   reset) stop; rm -rf "$dir" ;;
+  fetch) jars ;;
   status) if running && answering; then echo "$bootstrap"; else exit 1; fi ;;
-  *) echo "usage: $0 start|stop|reset|status" >&2; exit 2 ;;
+  *) echo "usage: $0 start|stop|reset|status|fetch" >&2; exit 2 ;;
 esac

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from stream.adapters.tables import decode as decode_lead
+
 
 def is_ready(ctx) -> tuple[bool, str]:
     app = ctx.app
@@ -35,3 +37,13 @@ def install(ctx) -> None:
     async def readyz(web, request):
         ready, reason = is_ready(ctx)
         return web.json({"ready": ready, "reason": reason}, status=200 if ready else 503)
+
+    leads = ctx.state["leads"]
+
+    @app.page("/sla/leads/{lead_id}")
+    @app.table_route(table=leads, match_info="lead_id")
+    async def lead(web, request, lead_id: str):
+        _, state = decode_lead(leads.get(lead_id.encode()))
+        if state is None:
+            return web.json({"lead_id": lead_id, "error": "unknown lead"}, status=404)
+        return web.json(ctx.processor.view(state, ctx.clock()))

@@ -133,6 +133,42 @@ class LeadProcessor:
             outcome.state = None  # nothing changed: no changelog write
         return outcome
 
+    def view(self, state: LeadState, now: float) -> dict[str, Any]:
+        """A lead's state for people: facts, score, clocks and their stages."""
+        time = self.sla_time(state)
+        deadline = self.policy.response.deadline_seconds
+        clocks = []
+        for clock in self.clocks(state):
+            stages = stage_dues(clock.started_at, deadline, self.escalation, time.add)
+            clocks.append(
+                {
+                    "started_at": _ts(clock.started_at),
+                    "stopped_at": _ts(clock.stopped_at) if clock.stopped_at is not None else None,
+                    "response_seconds": time.diff(clock.started_at, clock.stopped_at)
+                    if clock.stopped_at is not None
+                    else None,
+                    "elapsed_sla_seconds": time.diff(clock.started_at, clock.stopped_at or now),
+                    "stages": [{"stage": s.stage, "due": _ts(s.due)} for s in stages],
+                }
+            )
+        return {
+            "lead_id": state.lead_id,
+            "exists": state.exists,
+            "created_at": _ts(state.created_at) if state.created_at is not None else None,
+            "attributes": state.attributes,
+            "owner": state.current_owner,
+            "owners": [{"from": _ts(at), "rep_id": rep} for at, rep in state.owners],
+            "score": state.score,
+            "downloads": [{"at": _ts(at), "content_type": ct} for at, ct, _ in state.downloads],
+            "calls": [{"at": _ts(c[0]), "rep_id": c[1], "outcome": c[2]} for c in state.calls],
+            "opportunities": [{"at": _ts(at), "amount": amount} for at, amount, _ in state.opportunities],
+            "response_clocks": clocks,
+            "breaches": [
+                {**sent["value"], "retracted": sent.get(RETRACTED, False)} for sent in state.emitted.values()
+            ],
+            "events_seen": len(state.seen),
+        }
+
     # -- facts ----------------------------------------------------------------
     @staticmethod
     def _record(state: LeadState, event: BaseModel) -> None:

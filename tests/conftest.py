@@ -1,0 +1,40 @@
+import os
+
+import pytest
+
+from tests.support.kafka import start_broker, stop_broker, unique_prefix
+from tests.support.worker import WorkerProcess
+
+# Tests use their own broker port so a `make dev` broker on 9092 is left alone.
+TEST_KAFKA_PORT = int(os.environ.get("SLA_TEST_KAFKA_PORT", "19092"))
+
+
+@pytest.fixture(scope="session")
+def kafka_bootstrap():
+    bootstrap, started = start_broker(TEST_KAFKA_PORT)
+    yield bootstrap
+    if started and not os.environ.get("SLA_TEST_KEEP_KAFKA"):
+        stop_broker(TEST_KAFKA_PORT)
+
+
+@pytest.fixture
+def prefix():
+    return unique_prefix()
+
+
+@pytest.fixture
+def make_worker(kafka_bootstrap, tmp_path):
+    """Factory for worker processes sharing one topic prefix per test."""
+    workers = []
+    shared = {"prefix": unique_prefix()}
+
+    def factory(policy: str | None = None, name: str = "w", **env) -> WorkerProcess:
+        workdir = tmp_path / f"{name}{len(workers)}"
+        workdir.mkdir()
+        worker = WorkerProcess(kafka_bootstrap, shared["prefix"], workdir, policy, **env)
+        workers.append(worker)
+        return worker
+
+    yield factory
+    for worker in workers:
+        worker.stop()
