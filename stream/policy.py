@@ -75,6 +75,14 @@ class ScoringPolicy(_Section):
     cost_per_lead: Annotated[float, Field(ge=0)] = 0
     source_costs: dict[str, Annotated[float, Field(ge=0)]] = {}
     cost_per_attempt: Annotated[float, Field(ge=0)] = 0
+    # Leads younger than this (event time) have not had time to convert: left out of the rates.
+    min_age_days: Annotated[float, Field(ge=0)] = 30
+    # Pseudo-leads at the overall value per lead added to every segment (docs/scoring.md).
+    smoothing_leads: Annotated[float, Field(ge=0)] = 20
+    # A segment is judged only with at least this many mature leads.
+    min_mature_leads: Annotated[int, Field(ge=1)] = 30
+    # One-sided confidence of the profit bound that decides a verdict.
+    verdict_confidence: Annotated[float, Field(gt=0.5, lt=1)] = 0.9
     # Intent: points per downloaded content type (others get `default_content_weight`).
     content_weights: dict[str, Annotated[float, Field(ge=0)]] = {
         "demo_request": 40,
@@ -113,6 +121,18 @@ def _check_country(value: str | None) -> str | None:
     return value or None
 
 
+def _check_rep_country(value: str | None) -> str | None:
+    # "" stays "": a rep's explicit "no public holidays" (None falls back to [calendar]).
+    return value if value == "" else _check_country(value)
+
+
+def _check_out_of_office(value: list[OutOfOffice] | None) -> list[OutOfOffice] | None:
+    for i, period in enumerate(value or ()):
+        if period.end <= period.start:
+            raise ValueError(f"period [{i}]: end must be after start")
+    return value
+
+
 class CalendarPolicy(_Section):
     """The default business calendar: for unowned leads and reps not in the roster."""
 
@@ -126,6 +146,7 @@ class CalendarPolicy(_Section):
     _tz = field_validator("timezone")(classmethod(lambda cls, v: _check_timezone(v)))
     _hours = field_validator("working_hours")(classmethod(lambda cls, v: _check_hours(v)))
     _country = field_validator("holidays_country")(classmethod(lambda cls, v: _check_country(v)))
+    _ooo = field_validator("out_of_office")(classmethod(lambda cls, v: _check_out_of_office(v)))
 
 
 class RepPolicy(_Section):
@@ -144,7 +165,8 @@ class RepPolicy(_Section):
 
     _tz = field_validator("timezone")(classmethod(lambda cls, v: _check_timezone(v)))
     _hours = field_validator("working_hours")(classmethod(lambda cls, v: _check_hours(v)))
-    _country = field_validator("holidays_country")(classmethod(lambda cls, v: _check_country(v)))
+    _country = field_validator("holidays_country")(classmethod(lambda cls, v: _check_rep_country(v)))
+    _ooo = field_validator("out_of_office")(classmethod(lambda cls, v: _check_out_of_office(v)))
 
     def as_record(self) -> RepRecord:
         return RepRecord.model_validate(self.model_dump())
