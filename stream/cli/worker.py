@@ -19,14 +19,14 @@ def register(parser: argparse.ArgumentParser) -> None:  # pragma: no cover - wor
 def run_faust(argv: list[str]) -> int:
     from stream.settings import load_settings
 
+    from stream.bootstrap import create_app
+
     try:
         settings = load_settings()
+        app = create_app(settings)
     except PolicyError as exc:
         print(f"stream worker: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
-    from stream.bootstrap import create_app
-
-    app = create_app(settings)
     sys.argv = ["stream", "worker", *argv]
     app.main()
     return 0

@@ -12,13 +12,14 @@ events known, whatever order they arrived in.
 from __future__ import annotations
 
 import bisect
-import hashlib
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Protocol
 
-RETRACTED = "retracted"
+from stream.domain.obligations import Obligation, breach_event_id
+
+FIRST_RESPONSE = "first_response"
 
 
 class Calendar(Protocol):
@@ -45,20 +46,6 @@ class StageDue:
     stage: str
     ratio: float
     due: float  # instant the stage falls due (before allowed lateness)
-
-
-@dataclass(frozen=True, slots=True)
-class StageFired:
-    event_id: str
-    clock: ResponseClock
-    stage: StageDue
-
-
-@dataclass(frozen=True, slots=True)
-class Reconciliation:
-    fire: tuple[StageFired, ...]
-    retract: tuple[str, ...]  # event ids of earlier breaches proved wrong
-    next_wakeup: float | None  # wall-clock instant the next stage becomes emittable
 
 
 def derive_clocks(
@@ -151,58 +138,27 @@ def stage_dues(
     return [StageDue(stage, ratio, add(started_at, ratio * deadline_seconds)) for ratio, stage in escalation]
 
 
-def _micros(at: float) -> int:
-    return int(round(at * 1_000_000))
-
-
-def breach_event_id(lead_id: str, breach_type: str, started_at: float, stage: str) -> str:
-    """Deterministic id: the same breach always gets the same id."""
-    text = f"{breach_type}|{lead_id}|{_micros(started_at)}|{stage}"
-    return "br-" + hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
-
-
-def retraction_event_id(breach_id: str) -> str:
-    return "rt-" + hashlib.blake2b(breach_id.encode(), digest_size=16).hexdigest()
-
-
 def breached(clock: ResponseClock, stage: StageDue) -> bool:
     """A stage is breached unless a call came at or before its due instant."""
     return clock.stopped_at is None or clock.stopped_at > stage.due
 
 
-def reconcile(
-    lead_id: str,
-    schedule: Sequence[tuple[ResponseClock, Sequence[StageDue]]],
-    emitted: Mapping[str, Mapping[str, Any]],
-    now: float,
-    allowed_lateness_seconds: float,
-) -> Reconciliation:
-    """Which stages to emit now, which earlier ones to retract, and when to look again.
-
-    A breached stage is emitted once ``now`` passes its due instant plus the
-    allowed lateness, at most once (``emitted`` holds what was sent). A stage
-    that was emitted but that the facts known now show as met (a late call
-    from before its due instant) is retracted, once.
-    """
-    fire: list[StageFired] = []
-    expected: set[str] = set()
-    wakeup: float | None = None
+def obligations(
+    lead_id: str, schedule: Sequence[tuple[ResponseClock, Sequence[StageDue]]], policy: dict[str, Any]
+) -> list[Obligation]:
+    """The first-response obligations of a lead's clocks and their stages."""
+    out = []
     for clock, stages in schedule:
         for stage in stages:
-            if not breached(clock, stage):
-                continue
-            event_id = breach_event_id(lead_id, "first_response", clock.started_at, stage.stage)
-            expected.add(event_id)
-            if event_id in emitted:
-                continue
-            emit_at = stage.due + allowed_lateness_seconds
-            if emit_at <= now:
-                fire.append(StageFired(event_id, clock, stage))
-            elif wakeup is None or emit_at < wakeup:
-                wakeup = emit_at
-    retract = tuple(
-        event_id
-        for event_id, sent in emitted.items()
-        if event_id not in expected and not sent.get(RETRACTED) and sent.get("type") == "first_response"
-    )
-    return Reconciliation(tuple(fire), retract, wakeup)
+            out.append(
+                Obligation(
+                    event_id=breach_event_id(lead_id, FIRST_RESPONSE, clock.started_at, stage.stage),
+                    breach_type=FIRST_RESPONSE,
+                    stage=stage.stage,
+                    started_at=clock.started_at,
+                    due=stage.due,
+                    breached=breached(clock, stage),
+                    policy={**policy, "at": stage.ratio},
+                )
+            )
+    return out

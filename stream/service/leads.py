@@ -26,26 +26,11 @@ from schemas.events import (
 )
 from schemas.types import format_timestamp
 from stream.domain.lead import LeadState
-from stream.domain.response_clock import (
-    RETRACTED,
-    OwnedTime,
-    Reconciliation,
-    ResponseClock,
-    derive_clocks,
-    reconcile,
-    retraction_event_id,
-    stage_dues,
-    to_datetime,
-)
+from stream.domain.scoring import LeadScore
+from stream.domain import attempt_cadence, response_clock
+from stream.domain.obligations import RETRACTED, Obligation, Reconciliation, reconcile, retraction_event_id
+from stream.domain.response_clock import OwnedTime, ResponseClock, derive_clocks, stage_dues, to_datetime
 from stream.policy import Policy
-
-
-@dataclass(frozen=True, slots=True)
-class LeadScore:
-    score: float
-    workable: bool
-    segment: str
-    reasons: tuple[str, ...]
 
 
 # (attributes of lead-created, content types downloaded so far in event order) -> score
@@ -109,6 +94,18 @@ class LeadProcessor:
         response = policy.response
         self.escalation = [(step.at, step.stage) for step in response.escalation]
         self.reengage = frozenset(response.reengage_content_types)
+        self._response_policy = {
+            "deadline_seconds": response.deadline_seconds,
+            "business_hours": response.business_hours,
+            "allowed_lateness_seconds": response.allowed_lateness_seconds,
+        }
+        attempts = policy.attempts
+        self._cadence_policy = {
+            "required": attempts.required,
+            "window_days": attempts.window_days,
+            "max_gap_hours": attempts.max_gap_hours,
+            "business_hours": response.business_hours,
+        }
 
     # -- entry points --------------------------------------------------------
     def apply(self, state: LeadState | None, event: InputEvent, now: float) -> Outcome:
@@ -261,56 +258,70 @@ class LeadProcessor:
         reengage = [d[0] for d in state.downloads if d[1] in self.reengage]
         return derive_clocks(self.workable_at(state), reengage, state.call_times)
 
+    def obligations(self, state: LeadState, clocks: list[ResponseClock] | None = None) -> list[Obligation]:
+        """Every SLA stage the lead owes, per the facts known now."""
+        clocks = self.clocks(state) if clocks is None else clocks
+        time = self.sla_time(state)
+        response = self.policy.response
+        schedule = [
+            (c, stage_dues(c.started_at, response.deadline_seconds, self.escalation, time.add)) for c in clocks
+        ]
+        out = response_clock.obligations(state.lead_id, schedule, self._response_policy)
+        if clocks:
+            attempts = self.policy.attempts
+            start = clocks[0].started_at
+            calendar = self.calendar_for(state.owner_at(start)) if response.business_hours else None
+            out += attempt_cadence.obligations(
+                state.lead_id,
+                start,
+                [(c[0], c[2]) for c in state.calls],
+                required=attempts.required,
+                window_days=attempts.window_days,
+                max_gap_hours=attempts.max_gap_hours,
+                calendar=calendar,
+                add_business_seconds=time.add,
+                policy=self._cadence_policy,
+            )
+        return out
+
     def _clocks(self, state: LeadState, now: float, outcome: Outcome) -> None:
         clocks = self.clocks(state)
-        time = self.sla_time(state)
-        deadline = self.policy.response.deadline_seconds
-        schedule = [(c, stage_dues(c.started_at, deadline, self.escalation, time.add)) for c in clocks]
         decision = reconcile(
-            state.lead_id, schedule, state.emitted, now, self.policy.response.allowed_lateness_seconds
+            self.obligations(state, clocks), state.emitted, now, self.policy.response.allowed_lateness_seconds
         )
         self._emit(state, decision, now, outcome)
         outcome.next_wakeup = decision.next_wakeup
+        time = self.sla_time(state)
         for clock in clocks:
             key = repr(clock.started_at)
             if clock.stopped_at is not None and key not in state.responded:
                 seconds = time.diff(clock.started_at, clock.stopped_at)
                 state.responded[key] = seconds
                 outcome.response_seconds.append((state.owner_at(clock.started_at), seconds))
-                if outcome.state is None:
-                    outcome.state = state
+                outcome.state = state
         if clocks and clocks[-1].open:
             outcome.open_clock = (clocks[-1].started_at, state.current_owner)
-
-    def _policy_numbers(self, ratio: float) -> dict[str, Any]:
-        response = self.policy.response
-        return {
-            "deadline_seconds": response.deadline_seconds,
-            "business_hours": response.business_hours,
-            "allowed_lateness_seconds": response.allowed_lateness_seconds,
-            "at": ratio,
-        }
 
     def _emit(self, state: LeadState, decision: Reconciliation, now: float, outcome: Outcome) -> None:
         owner = state.current_owner
         score = state.score or {}
-        for fired in decision.fire:
+        for ob in decision.fire:
             value = {
-                "event_id": fired.event_id,
-                "breach_type": "first_response",
-                "stage": fired.stage.stage,
+                "event_id": ob.event_id,
+                "breach_type": ob.breach_type,
+                "stage": ob.stage,
                 "lead_id": state.lead_id,
                 "rep_id": owner,
-                "clock_started_at": _ts(fired.clock.started_at),
-                "deadline": _ts(fired.stage.due),
+                "clock_started_at": _ts(ob.started_at),
+                "deadline": _ts(ob.due),
                 "detected_at": _ts(now),
-                "policy": self._policy_numbers(fired.stage.ratio),
+                "policy": ob.policy,
                 "lead_score": score.get("score"),
                 "segment": score.get("segment"),
             }
-            state.emitted[fired.event_id] = {"type": "first_response", "value": value, RETRACTED: False}
+            state.emitted[ob.event_id] = {"type": ob.breach_type, "value": value, RETRACTED: False}
             outcome.outputs.append(("sla-breaches", state.lead_id, value))
-            outcome.breaches.append(Breach(owner, "first_response", fired.stage.stage, now - fired.stage.due))
+            outcome.breaches.append(Breach(owner, ob.breach_type, ob.stage, now - ob.due))
         for breach_id in decision.retract:
             sent = state.emitted[breach_id]
             sent[RETRACTED] = True
@@ -323,6 +334,6 @@ class LeadProcessor:
                 "detected_at": _ts(now),
             }
             outcome.outputs.append(("sla-breaches", state.lead_id, value))
-            outcome.breaches.append(Breach(owner, "first_response", RETRACTED, None))
+            outcome.breaches.append(Breach(owner, sent["type"], RETRACTED, None))
         if decision.fire or decision.retract:
             outcome.state = state
