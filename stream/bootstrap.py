@@ -73,6 +73,8 @@ def faust_app(settings: Settings) -> faust.App:
         stream_recovery_delay=0.0,
         stream_wait_empty=False,
         broker_commit_interval=1.0,
+        broker_session_timeout=settings.kafka_session_timeout_seconds,
+        broker_heartbeat_interval=min(3.0, settings.kafka_session_timeout_seconds / 3),
         producer_linger=0.005,
         producer_acks=-1,
         table_standby_replicas=0,

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     max_rep_labels: Annotated[int, Field(ge=1)] = 2000
     # How often the sweeper looks for due SLA stages (seconds).
     sweep_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 0.1
+    # A worker that dies is noticed after this long; its partitions move then.
+    kafka_session_timeout_seconds: Annotated[float, Field(ge=6, le=300)] = 10
     # Event ids remembered per lead for duplicate detection.
     dedupe_ids_per_lead: Annotated[int, Field(ge=16, le=100_000)] = 1024
 
@@ -51,8 +53,8 @@ class Settings(BaseSettings):
     def _hosts(cls, value: str) -> str:
         for host in value.split(","):
             name, _, port = host.strip().rpartition(":")
-            if not name or not port.isdigit():
-                raise ValueError(f"expected host:port[,host:port...], got {value!r}")
+            if not name or not port.isdigit() or not 0 < int(port) <= 65535:
+                raise ValueError(f"expected host:port[,host:port...] with ports 1-65535, got {value!r}")
         return value
 
     def topic(self, name: str) -> str:
