@@ -44,7 +44,7 @@ class CallOutcome(StrEnum):
 class CallAttempted(InputEvent):
     rep_id: Id
     outcome: CallOutcome
-    duration_seconds: Annotated[float, Field(ge=0)] | None = None
+    duration_seconds: Annotated[float, Field(ge=0, strict=True, allow_inf_nan=False)] | None = None
 
 
 class LeadAssigned(InputEvent):
@@ -52,7 +52,7 @@ class LeadAssigned(InputEvent):
 
 
 class OpportunityCreated(InputEvent):
-    amount: Annotated[float, Field(ge=0, allow_inf_nan=False)]
+    amount: Annotated[float, Field(ge=0, strict=True, allow_inf_nan=False)]
     currency: Annotated[str, Field(min_length=3, max_length=3, strict=True)] | None = None
 
 

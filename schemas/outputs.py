@@ -15,10 +15,10 @@ class LeadScored(BaseModel):
     lead_id: Id
     occurred_at: Timestamp
     scored_at: Timestamp
-    score: Annotated[float, Field(ge=0, le=100)]
-    workable: bool
-    segment: str
-    reasons: list[str]
+    score: Annotated[float, Field(ge=0, le=100, strict=True)]
+    workable: Annotated[bool, Field(strict=True)]
+    segment: Annotated[str, Field(max_length=512)]
+    reasons: Annotated[list[Annotated[str, Field(max_length=1024)]], Field(max_length=64)]
     rep_id: Id | None
 
 
@@ -50,8 +50,8 @@ class SlaBreach(BaseModel):
     deadline: Timestamp
     detected_at: Timestamp
     policy: dict[str, Any]
-    lead_score: float | None = None
-    segment: str | None = None
+    lead_score: Annotated[float, Field(strict=True)] | None = None
+    segment: Annotated[str, Field(max_length=512)] | None = None
     retracts: Id | None = None
 
 

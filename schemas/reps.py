@@ -11,7 +11,7 @@ Weekday = Annotated[str, Field(pattern=r"^(mon|tue|wed|thu|fri|sat|sun)$", stric
 
 
 class OutOfOffice(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = ConfigDict(extra="ignore", frozen=True)
 
     start: Timestamp
     end: Timestamp

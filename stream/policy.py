@@ -13,7 +13,7 @@ from pathlib import Path
 from typing import Annotated, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, Strict, ValidationError, field_validator, model_validator
 
 from schemas.reps import OutOfOffice, RepRecord
 from stream.domain.calendar import parse_working_hours
@@ -21,6 +21,8 @@ from stream.domain.calendar import parse_working_hours
 Stage = Literal["warning", "breach", "escalation"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 SegmentAttribute = Literal["source", "company_size_band", "persona", "industry", "country"]
+# TOML has native dates, but "2026-12-24" strings are accepted too.
+LaxDate = Annotated[date, Strict(False)]
 
 
 class PolicyError(ValueError):
@@ -28,7 +30,9 @@ class PolicyError(ValueError):
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    # Strict: TOML is typed, so `deadline_seconds = true` or `business_hours = "no"`
+    # is a mistake to report, not a value to coerce (to 1 second, or to True).
+    model_config = ConfigDict(extra="forbid", frozen=True, strict=True, allow_inf_nan=False)
 
 
 class EscalationStep(_Section):
@@ -70,7 +74,7 @@ class MarketingPolicy(_Section):
 class ScoringPolicy(_Section):
     workable_threshold: Annotated[float, Field(ge=0, le=100)] = 50
     segment_by: list[SegmentAttribute] = ["source", "company_size_band", "persona"]
-    segments_file: Path | None = None
+    segments_file: Annotated[Path, Strict(False)] | None = None
     # Closed-loop economics used by `analyze` and the live segment verdicts.
     cost_per_lead: Annotated[float, Field(ge=0)] = 0
     source_costs: dict[str, Annotated[float, Field(ge=0)]] = {}
@@ -140,7 +144,7 @@ class CalendarPolicy(_Section):
     working_hours: str = "09:00-17:00"
     working_days: list[Weekday] = ["mon", "tue", "wed", "thu", "fri"]
     holidays_country: str | None = "US"
-    holidays: list[date] = []
+    holidays: list[LaxDate] = []
     out_of_office: list[OutOfOffice] = []
 
     _tz = field_validator("timezone")(classmethod(lambda cls, v: _check_timezone(v)))
@@ -159,7 +163,7 @@ class RepPolicy(_Section):
     working_hours: str | None = None
     working_days: list[Weekday] | None = None
     holidays_country: str | None = None
-    holidays: list[date] | None = None
+    holidays: list[LaxDate] | None = None
     out_of_office: list[OutOfOffice] | None = None
     monthly_workable_target: Annotated[int, Field(ge=0)] | None = None
 
@@ -212,7 +216,9 @@ def describe(exc: ValidationError, origin: str) -> str:
         msg = err["msg"].removeprefix("Value error, ")
         if err["type"] == "extra_forbidden":
             msg = "unknown key (not part of the policy)"
-        lines.append(f"{origin}: {_key(err['loc'])}: {msg}")
+        key = _key(err["loc"])
+        # Whole-policy checks (duplicate reps) name their key in the message.
+        lines.append(f"{origin}: {key}: {msg}" if key else f"{origin}: {msg}")
     return "\n".join(lines)
 
 
@@ -235,6 +241,10 @@ def load_policy(path: str | Path | None) -> Policy:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise PolicyError(f"SLA_POLICY_FILE: no such file {str(path)!r}") from None
+    except OSError as exc:  # a folder, no permission ...
+        raise PolicyError(f"SLA_POLICY_FILE: cannot read {str(path)!r}: {exc.strerror or exc}") from None
+    except UnicodeDecodeError as exc:
+        raise PolicyError(f"SLA_POLICY_FILE: {str(path)!r} is not UTF-8 text: {exc.reason}") from None
     except tomllib.TOMLDecodeError as exc:
         raise PolicyError(f"{path}: not valid TOML: {exc}") from None
     policy = parse_policy(data, str(path))

@@ -30,6 +30,8 @@ class Settings(BaseSettings):
     max_rep_labels: Annotated[int, Field(ge=1)] = 2000
     # How often the sweeper looks for due SLA stages (seconds).
     sweep_interval_seconds: Annotated[float, Field(gt=0, le=60)] = 0.1
+    # Create missing topics at worker start (as `python -m stream topics` does).
+    create_topics: bool = True
     # A worker that dies is noticed after this long; its partitions move then.
     kafka_session_timeout_seconds: Annotated[float, Field(ge=6, le=300)] = 10
     # Event ids remembered per lead for duplicate detection.
