@@ -19,7 +19,8 @@ from stream.policy import Policy
 from stream.service.calendars import CalendarBook
 from stream.service.deadlines import DeadlineIndex
 from stream.service.leads import LeadProcessor, Scorer
-from stream.service.scorer import build_scorer
+from stream.domain.segments import SegmentTable
+from stream.service.scorer import build_scorer, load_segments
 from stream.settings import Settings
 
 
@@ -35,6 +36,8 @@ class Context:
     index: DeadlineIndex
     metrics: Metrics
     registry: CollectorRegistry
+    segments: SegmentTable | None = None
+    live_segments: dict = field(default_factory=dict)
     clock: Callable[[], float] = time.time
     state: dict = field(default_factory=dict)
 
@@ -107,21 +110,26 @@ def create_context(settings: Settings, scorer: Scorer | None = None) -> Context:
     metrics = Metrics(registry, rep_label)
     index = DeadlineIndex()
     metrics.watch(index)
+    segments = load_segments(policy)
+    live_segments: dict = {}
     processor = LeadProcessor(
         policy,
         calendar_for=calendars.calendar_for,
-        scorer=scorer or build_scorer(policy),
+        scorer=scorer or build_scorer(policy, segments, live=live_segments.get),
         dedupe_limit=settings.dedupe_ids_per_lead,
     )
     app = faust_app(settings)
-    return Context(settings, policy, app, calendars, processor, index, metrics, registry)
+    return Context(
+        settings, policy, app, calendars, processor, index, metrics, registry, segments, live_segments
+    )
 
 
 def create_app(settings: Settings) -> faust.App:
-    from stream.adapters import agents, roster, sweeper, web
+    from stream.adapters import agents, roster, segments, sweeper, web
 
     ctx = create_context(settings)
     agents.install(ctx)
+    segments.install(ctx)
     roster.install(ctx)
     sweeper.install(ctx)
     web.install(ctx)

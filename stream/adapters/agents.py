@@ -19,7 +19,7 @@ from schemas.types import format_timestamp
 from stream.adapters.tables import decode as decode_lead
 from stream.adapters.tables import encode as encode_lead
 from stream.adapters.tables import lead_table
-from stream.adapters.topics import LEAD_INPUTS, OUTPUTS, REPS, TICKS
+from stream.adapters.topics import LEAD_INPUTS, OUTPUTS, REPS, SEGMENT_EVIDENCE, TICKS
 from stream.domain.response_clock import to_datetime
 from stream.service.ingest import Rejected, decode, key_text, payload_text
 from stream.service.leads import Outcome
@@ -46,6 +46,7 @@ def install(ctx) -> None:
     reps = raw_topic(app, settings.topic(REPS), partitions=n)
     ticks = raw_topic(app, settings.topic(TICKS), partitions=n, internal=True)
     outputs = {name: raw_topic(app, settings.topic(name), partitions=n) for name in OUTPUTS}
+    outputs[SEGMENT_EVIDENCE] = raw_topic(app, settings.topic(SEGMENT_EVIDENCE), partitions=n, internal=True)
     leads = lead_table(app, settings)
     processor, index, metrics = ctx.processor, ctx.index, ctx.metrics
     rep_label = metrics.rep_label

@@ -16,6 +16,8 @@ LEAD_INPUTS = ("lead-created", "content-downloaded", "call-attempt", "lead-assig
 REPS = "reps"
 OUTPUTS = ("lead-scored", "sla-breaches", "dead-letter")
 TICKS = "sla-ticks"  # internal: the sweeper's nudges, keyed by lead
+SEGMENT_EVIDENCE = "sla-segment-evidence"  # internal: lead outcome changes, keyed by segment
+SEGMENT_STATS = "sla-segment-stats"  # internal, compacted: live segment statistics, read by every worker
 
 COMPACTED = {"cleanup.policy": "compact"}
 
@@ -38,12 +40,19 @@ def all_topics(settings: Settings) -> list[TopicSpec]:
     specs += [TopicSpec(settings.topic(name), n) for name in OUTPUTS]
     # Ticks are only needed until processed: an hour is plenty.
     specs.append(TopicSpec(settings.topic(TICKS), n, {"retention.ms": str(3_600_000)}))
+    specs.append(TopicSpec(settings.topic(SEGMENT_EVIDENCE), n))
+    specs.append(TopicSpec(settings.topic(SEGMENT_STATS), n, COMPACTED))
     specs.append(TopicSpec(changelog_name(settings, "leads"), n, COMPACTED))
+    specs.append(TopicSpec(changelog_name(settings, "segments"), n, COMPACTED))
     return specs
 
 
-async def create_topics(settings: Settings) -> list[tuple[str, str]]:
-    """Create missing topics; returns (name, 'created' | 'exists') pairs."""
+async def create_topics(settings: Settings, wait_seconds: float = 60) -> list[tuple[str, str]]:
+    """Create missing topics and wait until the broker lists them all;
+    returns (name, 'created' | 'exists') pairs."""
+    import asyncio
+    import time
+
     from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
     from stream.adapters.kafka import client_kwargs
@@ -59,7 +68,22 @@ async def create_topics(settings: Settings) -> list[tuple[str, str]]:
             if s.name not in existing
         ]
         if new:
-            await admin.create_topics(new)
+            response = await admin.create_topics(new)
+            failed = [
+                f"{name}: {message or code}"
+                for name, code, message in (tuple(e)[:3] for e in response.topic_errors)
+                if code not in (0, 36)  # 36: created meanwhile by someone else
+            ]
+            if failed:
+                raise RuntimeError("could not create topics: " + "; ".join(failed))
+            # A created topic shows in metadata a little later; a worker that
+            # subscribes before then would be assigned none of its partitions.
+            wanted = {s.name for s in specs}
+            deadline = time.monotonic() + wait_seconds
+            while not wanted <= set(await admin.list_topics()):
+                if time.monotonic() > deadline:
+                    raise RuntimeError("created topics did not appear in the broker's metadata")
+                await asyncio.sleep(0.2)
         return [(s.name, "exists" if s.name in existing else "created") for s in specs]
     finally:
         await admin.close()

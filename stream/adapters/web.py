@@ -19,6 +19,9 @@ def is_ready(ctx) -> tuple[bool, str]:
         return False, "rebuilding the deadline index"
     if roster is not None and not roster.loaded.is_set():
         return False, "loading the rep roster"
+    stats = ctx.state.get("segment_stats")
+    if stats is not None and not stats.loaded.is_set():
+        return False, "loading the segment statistics"
     return True, "ready"
 
 

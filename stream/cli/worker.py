@@ -27,6 +27,14 @@ def run_faust(argv: list[str]) -> int:
     except PolicyError as exc:
         print(f"stream worker: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
+    if settings.create_topics:
+        # Faust would create missing topics with its own defaults (no
+        # compaction for `reps`); create them as `python -m stream topics` does.
+        import asyncio
+
+        from stream.adapters.topics import create_topics
+
+        asyncio.run(create_topics(settings))
     sys.argv = ["stream", "worker", *argv]
     app.main()
     return 0

@@ -31,6 +31,9 @@ from stream.domain import attempt_cadence, response_clock
 from stream.domain.obligations import RETRACTED, Obligation, Reconciliation, reconcile, retraction_event_id
 from stream.domain.response_clock import OwnedTime, ResponseClock, derive_clocks, stage_dues, to_datetime
 from stream.policy import Policy
+from stream.service.segment_evidence import evidence, lead_outcome
+
+SEGMENT_EVIDENCE = "sla-segment-evidence"  # internal: outcome changes keyed by segment
 
 
 # (attributes of lead-created, content types downloaded so far in event order) -> score
@@ -114,8 +117,13 @@ class LeadProcessor:
         if state.has_seen(event.event_id):
             return Outcome(result="duplicate")
         state.remember(event.event_id, self.dedupe_limit)
+        existed, before = state.exists, lead_outcome(state)
         self._record(state, event)
         outcome = Outcome(result="ok", state=state)
+        for record in evidence(
+            existed, before, state, event.event_id, event.occurred_at.timestamp(), self.policy.scoring
+        ):
+            outcome.outputs.append((SEGMENT_EVIDENCE, record["segment"], record))
         self._score(state, now, outcome)
         self._clocks(state, now, outcome)
         return outcome

@@ -1,0 +1,125 @@
+"""``python -m stream dev``: the embedded default, on one machine.
+
+Starts (or reuses) the local Kafka broker, creates the topics, runs a worker
+and the simulator, prints the URLs, and stops everything on Ctrl-C (the
+broker too, when this command started it).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+LOCAL_KAFKA = ROOT / "deploy" / "kafka" / "local.sh"
+DEV_POLICY = ROOT / "deploy" / "policy" / "dev.toml"
+
+
+def register(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--rate", default="6", help="simulated leads per minute (default 6)")
+    parser.add_argument("--speed", default="1", help="simulation speed-up (default 1 = real time)")
+    parser.add_argument("--no-simulate", action="store_true", help="run Kafka and the worker only")
+    parser.add_argument("--keep-kafka", action="store_true", help="leave the broker running on exit")
+
+
+def _kafka(command: str) -> subprocess.CompletedProcess:
+    return subprocess.run([str(LOCAL_KAFKA), command], capture_output=True, text=True)
+
+
+def _ready(url: str) -> bool:
+    try:
+        with urllib.request.urlopen(url, timeout=2) as resp:
+            return resp.status == 200
+    except OSError:
+        return False
+
+
+def _stop(proc: subprocess.Popen | None) -> None:
+    if proc is None or proc.poll() is not None:
+        return
+    os.killpg(proc.pid, signal.SIGTERM)
+    try:
+        proc.wait(20)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+
+
+def run(args: argparse.Namespace) -> int:
+    from stream.policy import PolicyError
+    from stream.settings import load_settings
+
+    was_running = _kafka("status").returncode == 0
+    print("starting Kafka (deploy/kafka/local.sh start)...", flush=True)
+    started = _kafka("start")
+    if started.returncode != 0:
+        print(started.stderr, file=sys.stderr)
+        return 1
+    bootstrap = started.stdout.strip().splitlines()[-1]
+    env = {**os.environ, "SLA_KAFKA_BOOTSTRAP": bootstrap}
+    env.setdefault("SLA_POLICY_FILE", str(DEV_POLICY))
+    env.setdefault("SLA_DATA_DIR", str(ROOT / ".sla-data"))
+    os.environ.update(env)
+    try:
+        settings = load_settings()
+    except PolicyError as exc:
+        print(exc, file=sys.stderr)
+        return 2
+    from stream.adapters.topics import create_topics
+
+    for name, status in asyncio.run(create_topics(settings)):
+        print(f"  topic {name}: {status}")
+
+    worker = simulator = None
+    base = f"http://127.0.0.1:{settings.web_port}"
+    try:
+        worker = subprocess.Popen(
+            [sys.executable, "-m", "stream", "worker", "-l", "warning"], env=env, start_new_session=True
+        )
+        print("waiting for the worker to be ready...", flush=True)
+        while not _ready(f"{base}/readyz"):
+            if worker.poll() is not None:
+                print("the worker exited", file=sys.stderr)
+                return 1
+            time.sleep(0.5)
+        if not args.no_simulate:
+            simulator = subprocess.Popen(
+                [sys.executable, "-m", "stream", "simulate", "--rate", args.rate, "--speed", args.speed],
+                env=env,
+                start_new_session=True,
+            )
+        print(
+            "\n".join(
+                [
+                    "",
+                    f"Kafka      {bootstrap}",
+                    f"policy     {env['SLA_POLICY_FILE']}",
+                    f"wallboard  {base}/wallboard",
+                    f"metrics    {base}/metrics",
+                    f"reps       {base}/sla/reps",
+                    f"lead       {base}/sla/leads/<lead_id>",
+                    f"health     {base}/healthz  {base}/readyz",
+                    "breaches   python -m stream tail",
+                    "Ctrl-C stops everything.",
+                    "",
+                ]
+            ),
+            flush=True,
+        )
+        while worker.poll() is None:
+            time.sleep(1)
+        return worker.returncode or 0
+    except KeyboardInterrupt:
+        print("\nstopping...", flush=True)
+        return 0
+    finally:
+        _stop(simulator)
+        _stop(worker)
+        if not was_running and not args.keep_kafka:
+            _kafka("stop")
