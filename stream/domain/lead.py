@@ -34,8 +34,10 @@ class LeadState:
     emitted: dict[str, dict[str, Any]] = field(default_factory=dict)
     # clock start -> response seconds already observed in the histogram
     responded: dict[str, float] = field(default_factory=dict)
-    # lead-scored event ids already published
-    scored: list[str] = field(default_factory=list)
+    # scoring decisions by trigger ("created" or a download's event id):
+    # [instant, workable, score]. Kept, not recomputed, so a later change of
+    # the segment model never rewrites when a lead became workable.
+    decisions: dict[str, list] = field(default_factory=dict)
     # the latest scoring decision: score, workable, segment, reasons
     score: dict[str, Any] | None = None
 

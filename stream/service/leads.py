@@ -124,7 +124,8 @@ class LeadProcessor:
             existed, before, state, event.event_id, event.occurred_at.timestamp(), self.policy.scoring
         ):
             outcome.outputs.append((SEGMENT_EVIDENCE, record["segment"], record))
-        self._score(state, now, outcome)
+        scoring_fact = isinstance(event, (LeadCreated, ContentDownloaded))
+        self._score(state, now, outcome, event.occurred_at.timestamp() if scoring_fact else None)
         self._clocks(state, now, outcome)
         return outcome
 
@@ -217,24 +218,34 @@ class LeadProcessor:
         return points
 
     def workable_at(self, state: LeadState) -> float | None:
-        for at, _, types in self._scoring_points(state):
-            if self.scorer(state.attributes, types).workable:
-                return at
-        return None
+        """When the lead first became workable, per the stored decisions."""
+        times = [d[0] for d in state.decisions.values() if d[1]]
+        return min(times) if times else None
 
-    def _score(self, state: LeadState, now: float, outcome: Outcome) -> None:
-        for at, trigger, types in self._scoring_points(state):
-            if trigger in state.scored:
+    def _score(self, state: LeadState, now: float, outcome: Outcome, changed_from: float | None) -> None:
+        """Score every scoring point not decided yet, and re-score those at or
+        after ``changed_from`` (a download or creation that arrived late
+        changes what came after it in event time)."""
+        points = self._scoring_points(state)
+        old = state.decisions
+        state.decisions = {}
+        for i, (at, trigger, types) in enumerate(points):
+            known = old.get(trigger)
+            if known is not None and known[0] == at and (changed_from is None or at < changed_from):
+                state.decisions[trigger] = known
                 continue
-            state.scored.append(trigger)
             result = self.scorer(state.attributes, types)
+            state.decisions[trigger] = [at, result.workable, result.score]
+            if i == len(points) - 1:
+                state.score = {
+                    "score": result.score,
+                    "workable": result.workable,
+                    "segment": result.segment,
+                    "reasons": list(result.reasons),
+                }
+            if known is not None:
+                continue  # one lead-scored event per scoring decision
             owner = state.owner_at(at)
-            state.score = {
-                "score": result.score,
-                "workable": result.workable,
-                "segment": result.segment,
-                "reasons": list(result.reasons),
-            }
             outcome.scored.append((owner, result.workable))
             outcome.outputs.append(
                 (

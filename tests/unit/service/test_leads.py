@@ -192,3 +192,38 @@ def test_eager_emission_then_late_events_settles_on_the_event_time_result(spec, 
     reference, _ = run(p, sorted(events, key=lambda e: e.occurred_at))
     expected = active(p.tick(reference, LATER).state or reference)
     assert active(p.tick(state, LATER).state or state) == expected
+
+
+def test_a_later_change_of_the_segment_model_does_not_rewrite_when_a_lead_became_workable():
+    from stream.domain.scoring import LeadScore
+
+    verdict = {"workable": True}
+
+    def scorer(attributes, types):
+        return LeadScore(60.0 if verdict["workable"] else 10.0, verdict["workable"], "web", ())
+
+    base = processor()
+    p = LeadProcessor(base.policy, base.calendar_for, scorer)
+    state, _ = run(p, [created()])
+    fired = p.tick(state, T0.timestamp() + 400)
+    assert {v["stage"] for v in breaches(fired.outputs)} == {"warning", "breach"}
+    verdict["workable"] = False  # the live segment statistics flip
+    out = p.apply(fired.state, call(3600, "k1"), T0.timestamp() + 3600)
+    assert breaches(out.outputs, "retracted") == []
+    assert p.workable_at(out.state) == T0.timestamp()
+
+
+def test_a_late_download_rescoring_later_points_in_event_time():
+    p = LeadProcessor(
+        parse_policy({"response": {"business_hours": False}, "scoring": {"workable_threshold": 50}}),
+        lambda rep: None,
+        build_scorer(parse_policy({"scoring": {"workable_threshold": 50}})),
+    )
+    # pricing at 20 s arrives first: 25 fit + 30 intent = 55, workable from 20 s.
+    state, _ = run(p, [created(), download(20, "d2", "pricing")])
+    assert p.workable_at(state) == T0.timestamp() + 20
+    # A blog download at 10 s arrives late: still not workable at 10 s (25 + 5),
+    # and the 20 s decision now counts both downloads.
+    state = p.apply(state, download(10, "d1", "blog"), NEVER).state
+    assert p.workable_at(state) == T0.timestamp() + 20
+    assert state.decisions["d2"][2] == 60.0
