@@ -12,13 +12,14 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import faust
-from prometheus_client import CollectorRegistry
+from prometheus_client import CollectorRegistry, disable_created_metrics
 
 from stream.adapters.metrics import Metrics, RepLabels
 from stream.policy import Policy
 from stream.service.calendars import CalendarBook
 from stream.service.deadlines import DeadlineIndex
 from stream.service.leads import LeadProcessor, Scorer
+from stream.service.rep_table import RepTable
 from stream.domain.segments import SegmentTable
 from stream.service.scorer import build_scorer, load_segments
 from stream.settings import Settings
@@ -36,6 +37,7 @@ class Context:
     index: DeadlineIndex
     metrics: Metrics
     registry: CollectorRegistry
+    rep_table: RepTable | None = None
     segments: SegmentTable | None = None
     live_segments: dict = field(default_factory=dict)
     clock: Callable[[], float] = time.time
@@ -103,6 +105,8 @@ def _credentials(settings: Settings):
 
 
 def create_context(settings: Settings, scorer: Scorer | None = None) -> Context:
+    # SPEC §7 names the series; the client's extra `_created` samples are noise there.
+    disable_created_metrics()
     policy = settings.policy
     calendars = CalendarBook(policy)
     registry = CollectorRegistry(auto_describe=True)
@@ -120,7 +124,17 @@ def create_context(settings: Settings, scorer: Scorer | None = None) -> Context:
     )
     app = faust_app(settings)
     return Context(
-        settings, policy, app, calendars, processor, index, metrics, registry, segments, live_segments
+        settings,
+        policy,
+        app,
+        calendars,
+        processor,
+        index,
+        metrics,
+        registry,
+        RepTable(policy, processor, calendars),
+        segments,
+        live_segments,
     )
 
 

@@ -23,6 +23,7 @@ from stream.adapters.topics import LEAD_INPUTS, OUTPUTS, REPS, SEGMENT_EVIDENCE,
 from stream.domain.response_clock import to_datetime
 from stream.service.ingest import Rejected, decode, key_text, payload_text
 from stream.service.leads import Outcome
+from stream.service.rep_table import RepTable, bucket_key
 
 log = logging.getLogger(__name__)
 
@@ -48,10 +49,12 @@ def install(ctx) -> None:
     outputs = {name: raw_topic(app, settings.topic(name), partitions=n) for name in OUTPUTS}
     outputs[SEGMENT_EVIDENCE] = raw_topic(app, settings.topic(SEGMENT_EVIDENCE), partitions=n, internal=True)
     leads = lead_table(app, settings)
+    rep_days = lead_table(app, settings, "rep-days")
+    rep_table = ctx.rep_table
     processor, index, metrics = ctx.processor, ctx.index, ctx.metrics
     rep_label = metrics.rep_label
     processed: dict = ctx.state.setdefault("processed", {})
-    ctx.state.update(leads=leads, ticks=ticks, inputs=inputs, outputs=outputs, contract=contract)
+    ctx.state.update(leads=leads, rep_days=rep_days, ticks=ticks, inputs=inputs, outputs=outputs, contract=contract)
 
     async def dead_letter(message, topic: str, error: str) -> None:
         metrics.events.labels(topic=topic, result="invalid").inc()
@@ -73,9 +76,20 @@ def install(ctx) -> None:
         for topic, key, value in outcome.outputs:
             await outputs[topic].send(key=key.encode(), value=orjson.dumps(value))
 
-    def store(partition: int, lead_id: str, outcome: Outcome) -> None:
+    def store(partition: int, lead_id: str, outcome: Outcome, envelope: dict) -> None:
         if outcome.state is not None:
-            leads[lead_id.encode()] = encode_lead(partition, outcome.state, outcome.next_wakeup, outcome.open_clock)
+            part = rep_table.contribution(outcome.state, ctx.clock())
+            for rep, day, change, sign in RepTable.changes(envelope.get("r"), part):
+                key = bucket_key(partition, rep, day).encode()
+                stored = rep_days.get(key)
+                bucket = RepTable.apply(orjson.loads(stored) if stored else None, change, sign)
+                if bucket is not None:
+                    rep_days[key] = orjson.dumps(bucket.to_dict())
+                elif stored is not None:
+                    del rep_days[key]
+            leads[lead_id.encode()] = encode_lead(
+                partition, outcome.state, outcome.next_wakeup, outcome.open_clock, part.to_dict() if part else None
+            )
         index.schedule(partition, lead_id, outcome.next_wakeup)
         index.set_open(partition, lead_id, outcome.open_clock)
 
@@ -108,12 +122,12 @@ def install(ctx) -> None:
                     "the murmur2 partitioner (librdkafka: partitioner=murmur2_random)",
                 )
                 continue
-            _, state = decode_lead(leads.get(message.key))
+            envelope, state = decode_lead(leads.get(message.key))
             outcome = ctx.processor.apply(state, model, ctx.clock())
             metrics.events.labels(topic=topic, result=outcome.result).inc()
             if outcome.result == "duplicate":
                 continue
-            store(message.partition, model.lead_id, outcome)
+            store(message.partition, model.lead_id, outcome, envelope)
             await publish(outcome)
             observe(outcome)
 
@@ -124,9 +138,9 @@ def install(ctx) -> None:
             if not message.key:
                 continue
             lead_id = message.key.decode("utf-8", "replace")
-            _, state = decode_lead(leads.get(message.key))
+            envelope, state = decode_lead(leads.get(message.key))
             outcome = processor.tick(state, ctx.clock())
-            store(message.partition, lead_id, outcome)
+            store(message.partition, lead_id, outcome, envelope)
             await publish(outcome)
             observe(outcome)
 

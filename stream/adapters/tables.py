@@ -2,7 +2,8 @@
 
 Values are orjson bytes of an envelope ``{"p": partition, "w": wakeup,
 "o": open clock, "s": state}``. The envelope lets the deadline index be
-rebuilt after a rebalance without re-deriving every lead. Every change is
+rebuilt after a rebalance without re-deriving every lead. The ``rep-days``
+table (same store, same partitions) holds the per-rep day buckets. Every change is
 written back as a new value: mutating a stored value in place would write no
 changelog record.
 """
@@ -19,9 +20,10 @@ from stream.domain.lead import LeadState
 from stream.settings import Settings
 
 
-def lead_table(app: faust.App, settings: Settings) -> faust.Table:
+def lead_table(app: faust.App, settings: Settings, name: str = "leads") -> faust.Table:
+    """A table of bytes to bytes with its changelog under our topic names."""
     changelog = app.topic(
-        changelog_name(settings, "leads"),
+        changelog_name(settings, name),
         key_type=bytes,
         value_type=bytes,
         key_serializer="raw",
@@ -35,7 +37,7 @@ def lead_table(app: faust.App, settings: Settings) -> faust.Table:
         allow_empty=True,
     )
     return app.Table(
-        "leads",
+        name,
         key_type=bytes,
         value_type=bytes,
         partitions=settings.partitions,
@@ -43,8 +45,11 @@ def lead_table(app: faust.App, settings: Settings) -> faust.Table:
     )
 
 
-def encode(partition: int, state: LeadState, wakeup: float | None, open_clock: Any) -> bytes:
-    return orjson.dumps({"p": partition, "w": wakeup, "o": open_clock, "s": state.to_dict()})
+def encode(
+    partition: int, state: LeadState, wakeup: float | None, open_clock: Any, contribution: dict | None = None
+) -> bytes:
+    """``r``: the lead's current contribution to its rep's day bucket."""
+    return orjson.dumps({"p": partition, "w": wakeup, "o": open_clock, "r": contribution, "s": state.to_dict()})
 
 
 def decode(raw: bytes | None) -> tuple[dict[str, Any], LeadState | None]:

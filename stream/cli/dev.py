@@ -80,7 +80,7 @@ def run(args: argparse.Namespace) -> int:
     base = f"http://127.0.0.1:{settings.web_port}"
     try:
         worker = subprocess.Popen(
-            [sys.executable, "-m", "stream", "worker", "-l", "warning"], env=env, start_new_session=True
+            [sys.executable, "-m", "stream", "worker", "-l", "warn"], env=env, start_new_session=True
         )
         print("waiting for the worker to be ready...", flush=True)
         while not _ready(f"{base}/readyz"):

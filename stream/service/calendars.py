@@ -115,6 +115,10 @@ class CalendarBook:
         self._roster.pop(rep_id, None)
         self._cache.pop(rep_id, None)
 
+    def roster(self) -> dict[str, RepRecord]:
+        """The ``reps`` topic records applied so far, by rep id."""
+        return dict(self._roster)
+
     def rep_ids(self) -> list[str]:
         """Every rep known from the policy file or the topic, sorted."""
         return sorted(self._file.keys() | self._roster.keys())

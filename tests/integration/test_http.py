@@ -1,0 +1,76 @@
+"""The worker's HTTP pages: /sla/reps is complete whichever worker answers,
+/wallboard renders, and /metrics passes promtool."""
+
+import shutil
+import subprocess
+
+import orjson
+
+from tests.support import events as ev
+from tests.support.kafka import produce
+from tests.support.worker import wait_for
+
+POLICY = """
+[response]
+deadline_seconds = 3600
+business_hours = false
+[scoring]
+workable_threshold = 0
+[[reps]]
+rep_id = "r-1"
+timezone = "UTC"
+monthly_workable_target = 10
+[[reps]]
+rep_id = "r-2"
+timezone = "Europe/Berlin"
+"""
+
+
+def reps(worker) -> dict:
+    status, body = worker.get("/sla/reps")
+    assert status == 200
+    return orjson.loads(body)
+
+
+def test_rep_table_wallboard_and_metrics(make_worker, kafka_bootstrap):
+    w1 = make_worker(POLICY, name="a")
+    w1.create_topics()
+    w2 = make_worker(POLICY, name="b")
+    w1.start()
+    w2.start()
+    w1.wait_ready()
+    w2.wait_ready()
+    wait_for(lambda: w1.get("/readyz")[0] == 200 and w2.get("/readyz")[0] == 200, 60)
+    t0 = ev.now()
+    records = []
+    for i in range(12):
+        owner = "r-1" if i % 3 else "r-2"
+        records.append((w1.topic("lead-created"), f"H{i}", ev.lead(f"H{i}", ev.later(t0, -120), owner=owner)))
+        if i % 2:
+            records.append((w1.topic("call-attempt"), f"H{i}", ev.call(f"H{i}", ev.later(t0, -60), outcome="connected")))
+    produce(kafka_bootstrap, records)
+
+    def total(worker):
+        report = reps(worker)
+        return report["complete"] and report["windows"]["7d"]["total"]["workable_leads"] == 12
+
+    wait_for(lambda: total(w1) and total(w2), timeout=60, message="both workers to report all 12 leads")
+    a, b = reps(w1), reps(w2)
+    assert a["windows"] == b["windows"]
+    by_rep = {s["rep"]: s for s in a["windows"]["7d"]["reps"]}
+    assert by_rep["r-1"]["workable_leads"] == 8 and by_rep["r-2"]["workable_leads"] == 4
+    assert a["windows"]["7d"]["total"]["connect_rate"] == 0.5
+    assert a["windows"]["7d"]["total"]["first_response_within_sla_ratio"] == 1.0
+    assert sum(v["open"] for v in a["uncontacted"].values()) == 6
+    targets = {m["rep"]: m["target"] for m in a["marketing"]["reps"]}
+    assert targets["r-1"] == 10
+
+    status, page = w2.get("/wallboard")
+    assert status == 200 and b"<table>" in page and b"r-1" in page
+
+    status, metrics = w1.get("/metrics")
+    assert status == 200
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is installed by `make install` (Debian package prometheus)"
+    check = subprocess.run([promtool, "check", "metrics"], input=metrics, capture_output=True)
+    assert check.returncode == 0, check.stdout + check.stderr
