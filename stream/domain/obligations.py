@@ -45,6 +45,14 @@ def breach_event_id(lead_id: str, breach_type: str, started_at: float, stage: st
     return "br-" + hashlib.blake2b(text.encode(), digest_size=16).hexdigest()
 
 
+def refire_event_id(breach_id: str, generation: int) -> str:
+    """The id of a breach emitted again after ``generation`` retractions
+    (generation 0 is the breach's own id)."""
+    if generation == 0:
+        return breach_id
+    return "br-" + hashlib.blake2b(f"{breach_id}|{generation}".encode(), digest_size=16).hexdigest()
+
+
 def retraction_event_id(breach_id: str) -> str:
     return "rt-" + hashlib.blake2b(breach_id.encode(), digest_size=16).hexdigest()
 
@@ -61,7 +69,9 @@ def reconcile(
     A breached stage is emitted once ``now`` passes its due instant plus the
     allowed lateness, and at most once (``emitted`` holds what was sent, by
     event id). A stage that was emitted but that the facts known now show as
-    met (a late call from before its due instant) is retracted, once.
+    met (a late call from before its due instant) is retracted, once. A
+    retracted stage that later facts show breached after all fires again
+    (under a new id: see ``refire_event_id``).
     """
     fire: list[Obligation] = []
     expected: set[str] = set()
@@ -70,7 +80,8 @@ def reconcile(
         if not ob.breached:
             continue
         expected.add(ob.event_id)
-        if ob.event_id in emitted:
+        sent = emitted.get(ob.event_id)
+        if sent is not None and not sent.get(RETRACTED):
             continue
         emit_at = ob.due + allowed_lateness_seconds
         if emit_at <= now:

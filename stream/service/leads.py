@@ -28,7 +28,14 @@ from schemas.types import format_timestamp
 from stream.domain.lead import LeadState
 from stream.domain.scoring import LeadScore
 from stream.domain import attempt_cadence, response_clock
-from stream.domain.obligations import RETRACTED, Obligation, Reconciliation, reconcile, retraction_event_id
+from stream.domain.obligations import (
+    RETRACTED,
+    Obligation,
+    Reconciliation,
+    reconcile,
+    refire_event_id,
+    retraction_event_id,
+)
 from stream.domain.response_clock import OwnedTime, ResponseClock, derive_clocks, stage_dues, to_datetime
 from stream.policy import Policy
 from stream.service.segment_evidence import evidence, lead_outcome
@@ -325,8 +332,10 @@ class LeadProcessor:
         owner = state.current_owner
         score = state.score or {}
         for ob in decision.fire:
+            previous = state.emitted.get(ob.event_id)
+            generation = previous.get("generation", 0) + 1 if previous else 0
             value = {
-                "event_id": ob.event_id,
+                "event_id": refire_event_id(ob.event_id, generation),
                 "breach_type": ob.breach_type,
                 "stage": ob.stage,
                 "lead_id": state.lead_id,
@@ -338,7 +347,12 @@ class LeadProcessor:
                 "lead_score": score.get("score"),
                 "segment": score.get("segment"),
             }
-            state.emitted[ob.event_id] = {"type": ob.breach_type, "value": value, RETRACTED: False}
+            state.emitted[ob.event_id] = {
+                "type": ob.breach_type,
+                "value": value,
+                RETRACTED: False,
+                "generation": generation,
+            }
             outcome.outputs.append(("sla-breaches", state.lead_id, value))
             outcome.breaches.append(Breach(owner, ob.breach_type, ob.stage, now - ob.due))
         for breach_id in decision.retract:
@@ -346,9 +360,9 @@ class LeadProcessor:
             sent[RETRACTED] = True
             value = {
                 **sent["value"],
-                "event_id": retraction_event_id(breach_id),
+                "event_id": retraction_event_id(sent["value"]["event_id"]),
                 "stage": RETRACTED,
-                "retracts": breach_id,
+                "retracts": sent["value"]["event_id"],
                 "rep_id": owner,
                 "detected_at": _ts(now),
             }

@@ -104,3 +104,12 @@ def test_breach_ids_are_deterministic_and_distinct():
     assert a != breach_event_id("L1", "first_response", 1.5, "warning")
     assert a != breach_event_id("L2", "first_response", 1.5, "breach")
     assert retraction_event_id(a) != a
+
+
+def test_a_retracted_stage_that_is_breached_after_all_fires_again_under_a_new_id():
+    from stream.domain.obligations import refire_event_id
+
+    r = reconcile([ob("a", 100.0)], {"a": {"retracted": True, "generation": 0}}, 500.0, 2)
+    assert [o.event_id for o in r.fire] == ["a"]
+    assert refire_event_id("a", 0) == "a"
+    assert refire_event_id("a", 1) != "a" and refire_event_id("a", 1) == refire_event_id("a", 1)

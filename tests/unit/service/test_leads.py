@@ -164,7 +164,7 @@ def build(spec):
     return events
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(spec=event_lists, data=st.data())
 def test_results_follow_event_time_whatever_the_arrival_order(spec, data):
     p = processor()
@@ -177,7 +177,7 @@ def test_results_follow_event_time_whatever_the_arrival_order(spec, data):
     assert active(p.tick(state, LATER).state or state) == active(p.tick(reference, LATER).state or reference)
 
 
-@settings(max_examples=150, deadline=None)
+@settings(max_examples=200, deadline=None)
 @given(spec=event_lists, data=st.data())
 def test_eager_emission_then_late_events_settles_on_the_event_time_result(spec, data):
     """Stages emitted early and retracted later leave exactly the breaches
