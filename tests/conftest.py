@@ -3,7 +3,7 @@ import os
 import pytest
 
 from tests.support.kafka import start_broker, stop_broker, unique_prefix
-from tests.support.worker import WorkerProcess
+from tests.support.worker import WorkerProcess, wait_for
 
 # Tests use their own broker port so a `make dev` broker on 9092 is left alone.
 TEST_KAFKA_PORT = int(os.environ.get("SLA_TEST_KAFKA_PORT", "19092"))
@@ -38,3 +38,21 @@ def make_worker(kafka_bootstrap, tmp_path):
     yield factory
     for worker in workers:
         worker.stop()
+
+
+@pytest.fixture
+def start_workers(make_worker):
+    """Start ``n`` workers of one group on ``policy`` and wait until all are ready."""
+
+    def start(policy: str, n: int = 1) -> list[WorkerProcess]:
+        workers = [make_worker(policy, name=chr(ord("a") + i)) for i in range(n)]
+        workers[0].create_topics()
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.wait_ready()
+        # A later joiner's rebalance may have paused the first ones again.
+        wait_for(lambda: all(w.get("/readyz")[0] == 200 for w in workers), 60, message="every worker ready")
+        return workers
+
+    return start

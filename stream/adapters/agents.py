@@ -103,6 +103,11 @@ def install(ctx) -> None:
             if b.lag_seconds is not None:
                 metrics.timer_lag.labels(breach_type=b.breach_type).observe(max(0.0, b.lag_seconds))
 
+    async def settle(partition: int, lead_id: str, outcome: Outcome, envelope: dict) -> None:
+        store(partition, lead_id, outcome, envelope)
+        await publish(outcome)
+        observe(outcome)
+
     @app.agent(inputs, name="lead-events")
     async def lead_events(stream):
         async for event in stream.events():
@@ -127,9 +132,7 @@ def install(ctx) -> None:
             metrics.events.labels(topic=topic, result=outcome.result).inc()
             if outcome.result == "duplicate":
                 continue
-            store(message.partition, model.lead_id, outcome, envelope)
-            await publish(outcome)
-            observe(outcome)
+            await settle(message.partition, model.lead_id, outcome, envelope)
 
     @app.agent(ticks, name="sla-ticks")
     async def sla_ticks(stream):
@@ -140,9 +143,7 @@ def install(ctx) -> None:
             lead_id = message.key.decode("utf-8", "replace")
             envelope, state = decode_lead(leads.get(message.key))
             outcome = processor.tick(state, ctx.clock())
-            store(message.partition, lead_id, outcome, envelope)
-            await publish(outcome)
-            observe(outcome)
+            await settle(message.partition, lead_id, outcome, envelope)
 
     @app.agent(reps, name="reps")
     async def rep_records(stream):

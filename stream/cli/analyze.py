@@ -7,21 +7,15 @@ Prints a table; ``--output`` writes the segments file the worker scores with
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from pathlib import Path
 
+from stream.cli.common import add_history_arguments
 from stream.policy import PolicyError, load_policy
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE", help='history: JSON lines {"topic": ..., "value": {...}}')
-    parser.add_argument(
-        "--policy",
-        metavar="FILE",
-        default=os.environ.get("SLA_POLICY_FILE") or None,
-        help="policy TOML (default: $SLA_POLICY_FILE, else the built-in defaults)",
-    )
+    add_history_arguments(parser)
     parser.add_argument(
         "--min-age-days",
         metavar="N",

@@ -12,11 +12,11 @@ Never touches Kafka (imports neither Faust nor a Kafka client).
 from __future__ import annotations
 
 import argparse
-import os
 import sys
 from datetime import timezone
 from pathlib import Path
 from typing import Any
+from stream.cli.common import add_history_arguments
 
 EXIT_USAGE = 2
 CONSOLE_WIDTH = 160  # fixed: the output must not depend on the terminal
@@ -32,13 +32,7 @@ _LEGEND = (
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", metavar="FILE", help='history: JSON lines {"topic": ..., "value": {...}}')
-    parser.add_argument(
-        "--policy",
-        metavar="FILE",
-        default=os.environ.get("SLA_POLICY_FILE") or None,
-        help="policy TOML (default: $SLA_POLICY_FILE, else the built-in defaults)",
-    )
+    add_history_arguments(parser)
     parser.add_argument(
         "--as-of",
         metavar="TIMESTAMP",

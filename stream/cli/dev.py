@@ -52,8 +52,7 @@ def _stop(proc: subprocess.Popen | None) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from stream.policy import PolicyError
-    from stream.settings import load_settings
+    from stream.cli.common import load_settings_or_report
 
     was_running = _kafka("status").returncode == 0
     print("starting Kafka (deploy/kafka/local.sh start)...", flush=True)
@@ -66,10 +65,8 @@ def run(args: argparse.Namespace) -> int:
     env.setdefault("SLA_POLICY_FILE", str(DEV_POLICY))
     env.setdefault("SLA_DATA_DIR", str(ROOT / ".sla-data"))
     os.environ.update(env)
-    try:
-        settings = load_settings()
-    except PolicyError as exc:
-        print(exc, file=sys.stderr)
+    settings = load_settings_or_report()
+    if settings is None:
         return 2
     from stream.adapters.topics import create_topics
 

@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
-
 import orjson
 
 STYLES = {"warning": "yellow", "breach": "red", "escalation": "bold red", "retracted": "green"}
@@ -64,13 +62,10 @@ async def follow(settings, args, console) -> int:
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
-    from stream.policy import PolicyError
-    from stream.settings import load_settings
+    from stream.cli.common import load_settings_or_report
 
-    try:
-        settings = load_settings()
-    except PolicyError as exc:
-        print(exc, file=sys.stderr)
+    settings = load_settings_or_report()
+    if settings is None:
         return 2
     console = Console()
     console.print(f"following {settings.topic('sla-breaches')} on {settings.kafka_bootstrap} (Ctrl-C stops)")

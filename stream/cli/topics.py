@@ -4,9 +4,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import sys
-
-from stream.policy import PolicyError
 
 
 def register(parser: argparse.ArgumentParser) -> None:
@@ -15,12 +12,10 @@ def register(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from stream.adapters.topics import create_topics
-    from stream.settings import load_settings
+    from stream.cli.common import load_settings_or_report
 
-    try:
-        settings = load_settings()
-    except PolicyError as exc:
-        print(exc, file=sys.stderr)
+    settings = load_settings_or_report()
+    if settings is None:
         return 2
     for name, status in asyncio.run(create_topics(settings)):
         print(f"{status:8} {name}")

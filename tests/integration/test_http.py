@@ -32,15 +32,8 @@ def reps(worker) -> dict:
     return orjson.loads(body)
 
 
-def test_rep_table_wallboard_and_metrics(make_worker, kafka_bootstrap):
-    w1 = make_worker(POLICY, name="a")
-    w1.create_topics()
-    w2 = make_worker(POLICY, name="b")
-    w1.start()
-    w2.start()
-    w1.wait_ready()
-    w2.wait_ready()
-    wait_for(lambda: w1.get("/readyz")[0] == 200 and w2.get("/readyz")[0] == 200, 60)
+def test_rep_table_wallboard_and_metrics(start_workers, kafka_bootstrap):
+    w1, w2 = start_workers(POLICY, 2)
     t0 = ev.now()
     records = []
     for i in range(12):

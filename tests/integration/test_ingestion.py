@@ -20,11 +20,8 @@ workable_threshold = 0
 
 
 @pytest.fixture
-def worker(make_worker):
-    w = make_worker(POLICY)
-    w.create_topics()
-    w.start().wait_ready()
-    return w
+def worker(start_workers):
+    return start_workers(POLICY)[0]
 
 
 def lead_view(worker, lead_id):

@@ -46,11 +46,8 @@ def assert_stable_ids(breaches):
 
 
 @pytest.fixture
-def worker(make_worker):
-    w = make_worker(POLICY)
-    w.create_topics()
-    w.start().wait_ready()
-    return w
+def worker(start_workers):
+    return start_workers(POLICY)[0]
 
 
 def test_uncontacted_leads_breach_with_no_further_traffic_and_contacted_ones_do_not(worker, kafka_bootstrap):
@@ -144,15 +141,8 @@ def test_sigkill_with_deadlines_passing_while_down(worker, kafka_bootstrap):
     assert set(counts.values()) == {1}
 
 
-def test_two_workers_share_the_partitions_and_fail_over(make_worker, kafka_bootstrap):
-    w1 = make_worker(POLICY, name="a")
-    w1.create_topics()
-    w2 = make_worker(POLICY, name="b")
-    w1.start()
-    w2.start()
-    w1.wait_ready()
-    w2.wait_ready()
-    wait_for(lambda: w1.get("/readyz")[0] == 200 and w2.get("/readyz")[0] == 200, 60)
+def test_two_workers_share_the_partitions_and_fail_over(start_workers, kafka_bootstrap):
+    w1, w2 = start_workers(POLICY, 2)
     t0 = ev.now()
     leads = [f"P{i}" for i in range(20)]
     produce(kafka_bootstrap, [(w1.topic("lead-created"), lead, ev.lead(lead, t0)) for lead in leads])
