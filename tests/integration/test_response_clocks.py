@@ -136,9 +136,9 @@ def test_sigkill_with_deadlines_passing_while_down(worker, kafka_bootstrap):
     breaches = breach_values(kafka_bootstrap, worker)
     assert stages_by_lead(breaches) == {"K1": ALL_STAGES, "K3": {"warning", "breach"}}
     assert [b for b in breaches if b["stage"] == "retracted"] == []
+    # At-least-once: a stage emitted just before the kill may be sent again
+    # after the restart, but always under the same event_id.
     assert_stable_ids(breaches)
-    counts = Counter(b["event_id"] for b in breaches)
-    assert set(counts.values()) == {1}
 
 
 def test_two_workers_share_the_partitions_and_fail_over(start_workers, kafka_bootstrap):
