@@ -88,3 +88,38 @@ async def create_topics(settings: Settings, wait_seconds: float = 60) -> list[tu
         return [(s.name, "exists" if s.name in existing else "created") for s in specs]
     finally:
         await admin.close()
+
+
+class PartitionMismatch(ValueError):
+    """The lead topics exist with different partition counts: not co-partitioned."""
+
+
+async def settle_partitions(settings: Settings) -> Settings:
+    """The settings with the partition count the lead topics already have.
+
+    Lead topics created earlier (by another tool, or by a broker that creates
+    topics on first use) decide the partition count: tables and internal
+    topics must match them. Raises PartitionMismatch when they disagree.
+    """
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    from stream.adapters.kafka import client_kwargs
+
+    admin = AIOKafkaAdminClient(**client_kwargs(settings))
+    await admin.start()
+    try:
+        names = [settings.topic(name) for name in LEAD_INPUTS]
+        existing = [n for n in names if n in set(await admin.list_topics())]
+        if not existing:
+            return settings
+        counts = {t["topic"]: len(t["partitions"]) for t in await admin.describe_topics(existing)}
+    finally:
+        await admin.close()
+    found = set(counts.values())
+    if len(found) > 1:
+        detail = ", ".join(f"{name}: {n}" for name, n in sorted(counts.items()))
+        raise PartitionMismatch(f"lead topics must have one partition count (co-partitioning); found {detail}")
+    (count,) = found
+    if count != settings.partitions:
+        return settings.model_copy(update={"partitions": count})
+    return settings

@@ -17,27 +17,60 @@ def register(parser: argparse.ArgumentParser) -> None:  # pragma: no cover - wor
 
 
 def run_faust(argv: list[str]) -> int:
-    from stream.settings import load_settings
+    import asyncio
 
+    from stream.adapters.topics import PartitionMismatch
     from stream.bootstrap import create_app
+    from stream.service.scorer import load_segments
+    from stream.settings import load_settings
 
     try:
         settings = load_settings()
-        app = create_app(settings)
+        load_segments(settings.policy)  # a bad segments file stops start-up before anything else
     except PolicyError as exc:
         print(f"stream worker: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
     if settings.create_topics:
-        # Faust would create missing topics with its own defaults (no
-        # compaction for `reps`); create them as `python -m stream topics` does.
-        import asyncio
-
-        from stream.adapters.topics import create_topics
-
-        asyncio.run(create_topics(settings))
+        try:
+            settings = asyncio.run(prepare_topics(settings))
+        except PartitionMismatch as exc:
+            print(f"stream worker: {exc}", file=sys.stderr)
+            return 2
+        except OSError as exc:
+            print(f"stream worker: cannot reach Kafka at {settings.kafka_bootstrap}: {exc}", file=sys.stderr)
+            return 1
+    app = create_app(settings)
     sys.argv = ["stream", "worker", *argv]
     app.main()
     return 0
+
+
+async def prepare_topics(settings, attempts: int = 30):
+    """Settle the partition count on the existing lead topics and create the
+    missing topics (Faust would create them with its own defaults, e.g. no
+    compaction for ``reps``). Retries while the broker is not up yet."""
+    import asyncio
+
+    from aiokafka.errors import KafkaConnectionError
+
+    from stream.adapters.topics import create_topics, settle_partitions
+
+    for attempt in range(attempts):
+        try:
+            settled = await settle_partitions(settings)
+            if settled.partitions != settings.partitions:
+                print(
+                    f"stream worker: the lead topics have {settled.partitions} partitions; using that"
+                    f" instead of SLA_PARTITIONS={settings.partitions}",
+                    file=sys.stderr,
+                )
+            await create_topics(settled)
+            return settled
+        except KafkaConnectionError as exc:
+            if attempt == attempts - 1:
+                raise OSError(str(exc)) from None
+            await asyncio.sleep(min(5.0, 0.5 * (attempt + 1)))
+    raise AssertionError("unreachable")
 
 
 def run(args: argparse.Namespace) -> int:

@@ -161,3 +161,41 @@ def test_state_survives_sigkill_and_restart(worker, kafka_bootstrap):
     assert worker.metric("sla_events_total", topic="lead-created", result="ok") == 0
     _, view = lead_view(worker, "K1")
     assert len(view["calls"]) == 1
+
+
+def _create(bootstrap, topics: dict[str, int]) -> None:
+    import asyncio
+
+    from aiokafka.admin import AIOKafkaAdminClient, NewTopic
+
+    async def run():
+        admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+        await admin.start()
+        try:
+            await admin.create_topics([NewTopic(name, n, 1) for name, n in topics.items()])
+            while not set(topics) <= set(await admin.list_topics()):
+                await asyncio.sleep(0.2)
+        finally:
+            await admin.close()
+
+    asyncio.run(run())
+
+
+def test_existing_lead_topics_decide_the_partition_count(make_worker, kafka_bootstrap):
+    from stream.adapters.topics import LEAD_INPUTS
+
+    w = make_worker(POLICY)  # SLA_PARTITIONS=4 in the harness
+    _create(kafka_bootstrap, {w.topic(name): 3 for name in LEAD_INPUTS})
+    w.start().wait_ready()
+    produce(kafka_bootstrap, [(w.topic("lead-created"), f"X{i}", ev.lead(f"X{i}", ev.now())) for i in range(10)])
+    wait_for(lambda: w.metric("sla_events_total", topic="lead-created", result="ok") == 10)
+    assert w.metric("sla_events_total", topic="lead-created", result="invalid") == 0
+    assert "using that instead of SLA_PARTITIONS=4" in w.tail(400)
+
+
+def test_lead_topics_with_different_partition_counts_stop_start_up(make_worker, kafka_bootstrap):
+    w = make_worker(POLICY)
+    _create(kafka_bootstrap, {w.topic("lead-created"): 2, w.topic("call-attempt"): 5})
+    w.start()
+    assert w.proc.wait(60) == 2
+    assert "co-partitioning" in w.tail()
