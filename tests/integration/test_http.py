@@ -1,8 +1,10 @@
 """The worker's HTTP pages: /sla/reps is complete whichever worker answers,
 /wallboard renders, and /metrics passes promtool."""
 
+import os
 import shutil
 import subprocess
+import sys
 
 import orjson
 
@@ -60,6 +62,15 @@ def test_rep_table_wallboard_and_metrics(start_workers, kafka_bootstrap):
 
     status, page = w2.get("/wallboard")
     assert status == 200 and b"<table>" in page and b"r-1" in page
+
+    table = subprocess.run(
+        [sys.executable, "-m", "stream", "reps", "--url", w1.url(""), "--window", "7d"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "200"},
+    )
+    assert table.returncode == 0, table.stderr
+    assert "r-1" in table.stdout and "r-2" in table.stdout and "total" in table.stdout
 
     status, metrics = w1.get("/metrics")
     assert status == 200

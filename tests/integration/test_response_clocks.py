@@ -3,6 +3,9 @@ stages fire on wall-clock time with no further traffic, follow event time
 whatever the arrival order, survive SIGKILL, and are emitted once by a
 group of workers."""
 
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
 
@@ -72,6 +75,14 @@ def test_uncontacted_leads_breach_with_no_further_traffic_and_contacted_ones_do_
     assert worker.metric("sla_first_response_seconds_count", rep="r-2") == 5
     assert worker.metric("sla_open_response_clocks") == 5
     assert worker.metric("sla_uncontacted_workable_leads", rep="r-1") == 5
+    tail = subprocess.run(
+        [sys.executable, "-m", "stream", "tail", "--from-beginning", "--limit", "15", "--timeout", "30"],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **worker.settings_env, "COLUMNS": "250"},
+    )
+    assert tail.returncode == 0, tail.stderr
+    assert tail.stdout.count("escalation") == 5 and "U0" in tail.stdout
 
 
 def test_arrival_order_does_not_matter_but_event_time_does(worker, kafka_bootstrap):
