@@ -10,13 +10,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from stream.service.leads import SEGMENT_EVIDENCE  # internal: lead outcome changes, keyed by segment
 from stream.settings import Settings
 
 LEAD_INPUTS = ("lead-created", "content-downloaded", "call-attempt", "lead-assigned", "opportunity-created")
 REPS = "reps"
 OUTPUTS = ("lead-scored", "sla-breaches", "dead-letter")
 TICKS = "sla-ticks"  # internal: the sweeper's nudges, keyed by lead
-SEGMENT_EVIDENCE = "sla-segment-evidence"  # internal: lead outcome changes, keyed by segment
 SEGMENT_STATS = "sla-segment-stats"  # internal, compacted: live segment statistics, read by every worker
 
 COMPACTED = {"cleanup.policy": "compact"}

@@ -14,7 +14,7 @@ from __future__ import annotations
 import bisect
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any, Protocol
 
 from stream.domain.obligations import Obligation, breach_event_id
@@ -73,6 +73,19 @@ def derive_clocks(
         if j >= len(reengage_at):
             return clocks
         start = reengage_at[j]
+
+
+class PlainTime:
+    """Wall time with no closed hours: SLA seconds are plain seconds."""
+
+    def add(self, start: datetime, seconds: float) -> datetime:
+        return start + timedelta(seconds=seconds)
+
+    def diff(self, start: datetime, end: datetime) -> float:
+        return max(0.0, (end - start).total_seconds())
+
+
+PLAIN_TIME = PlainTime()
 
 
 def to_datetime(at: float) -> datetime:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
 from typing import Any
 
 from pydantic import BaseModel
@@ -25,9 +24,9 @@ from schemas.events import (
     OpportunityCreated,
 )
 from schemas.types import format_timestamp
+from stream.domain import attempt_cadence, response_clock
 from stream.domain.lead import LeadState
 from stream.domain.scoring import LeadScore
-from stream.domain import attempt_cadence, response_clock
 from stream.domain.obligations import (
     RETRACTED,
     Obligation,
@@ -36,7 +35,14 @@ from stream.domain.obligations import (
     refire_event_id,
     retraction_event_id,
 )
-from stream.domain.response_clock import OwnedTime, ResponseClock, derive_clocks, stage_dues, to_datetime
+from stream.domain.response_clock import (
+    PLAIN_TIME,
+    OwnedTime,
+    ResponseClock,
+    derive_clocks,
+    stage_dues,
+    to_datetime,
+)
 from stream.policy import Policy
 from stream.service.segment_evidence import evidence, lead_outcome
 
@@ -45,19 +51,6 @@ SEGMENT_EVIDENCE = "sla-segment-evidence"  # internal: outcome changes keyed by 
 
 # (attributes of lead-created, content types downloaded so far in event order) -> score
 Scorer = Callable[[dict[str, Any], list[str]], LeadScore]
-
-
-class PlainTime:
-    """Wall time with no closed hours: SLA seconds are plain seconds."""
-
-    def add(self, start: datetime, seconds: float) -> datetime:
-        return start + timedelta(seconds=seconds)
-
-    def diff(self, start: datetime, end: datetime) -> float:
-        return max(0.0, (end - start).total_seconds())
-
-
-PLAIN_TIME = PlainTime()
 
 
 @dataclass(slots=True)

@@ -3,8 +3,7 @@ from datetime import datetime, timedelta, timezone
 import pytest
 
 from stream.domain.obligations import Obligation, breach_event_id, reconcile, retraction_event_id
-from stream.domain.response_clock import OwnedTime, ResponseClock, derive_clocks, stage_dues
-from stream.service.leads import PLAIN_TIME
+from stream.domain.response_clock import PLAIN_TIME, OwnedTime, ResponseClock, derive_clocks, stage_dues
 
 
 def test_no_clock_before_the_lead_is_workable():
