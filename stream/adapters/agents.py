@@ -56,7 +56,7 @@ def install(ctx) -> None:
     processed: dict = ctx.state.setdefault("processed", {})
     ctx.state.update(leads=leads, rep_days=rep_days, ticks=ticks, inputs=inputs, outputs=outputs, contract=contract)
 
-    async def dead_letter(message, topic: str, error: str) -> None:
+    def dead_letter(message, topic: str, error: str) -> None:
         metrics.events.labels(topic=topic, result="invalid").inc()
         payload, encoding = payload_text(message.value)
         value = {
@@ -70,22 +70,31 @@ def install(ctx) -> None:
             "payload_encoding": encoding,
         }
         log.warning("dead-letter %s[%s]@%s: %s", message.topic, message.partition, message.offset, error)
-        await outputs["dead-letter"].send(key=message.key, value=orjson.dumps(value))
+        outputs["dead-letter"].send_soon(key=message.key, value=orjson.dumps(value))
 
-    async def publish(outcome: Outcome) -> None:
+    def publish(outcome: Outcome) -> None:
+        # Buffered: Faust flushes the producer before it commits offsets, so
+        # this stays at-least-once without awaiting every send.
         for topic, key, value in outcome.outputs:
-            await outputs[topic].send(key=key.encode(), value=orjson.dumps(value))
+            outputs[topic].send_soon(key=key.encode(), value=orjson.dumps(value))
 
     def store(partition: int, lead_id: str, outcome: Outcome, envelope: dict) -> None:
         if outcome.state is not None:
             part = rep_table.contribution(outcome.state, ctx.clock())
+            updates: dict[bytes, dict | None] = {}
             for rep, day, change, sign in RepTable.changes(envelope.get("r"), part):
                 key = bucket_key(partition, rep, day).encode()
-                stored = rep_days.get(key)
-                bucket = RepTable.apply(orjson.loads(stored) if stored else None, change, sign)
+                if key in updates:
+                    current = updates[key]
+                else:
+                    stored = rep_days.get(key)
+                    current = orjson.loads(stored) if stored else None
+                bucket = RepTable.apply(current, change, sign)
+                updates[key] = bucket.to_dict() if bucket is not None else None
+            for key, bucket in updates.items():  # one changelog record per bucket
                 if bucket is not None:
-                    rep_days[key] = orjson.dumps(bucket.to_dict())
-                elif stored is not None:
+                    rep_days[key] = orjson.dumps(bucket)
+                elif key in rep_days:
                     del rep_days[key]
             leads[lead_id.encode()] = encode_lead(
                 partition, outcome.state, outcome.next_wakeup, outcome.open_clock, part.to_dict() if part else None
@@ -103,9 +112,9 @@ def install(ctx) -> None:
             if b.lag_seconds is not None:
                 metrics.timer_lag.labels(breach_type=b.breach_type).observe(max(0.0, b.lag_seconds))
 
-    async def settle(partition: int, lead_id: str, outcome: Outcome, envelope: dict) -> None:
+    def settle(partition: int, lead_id: str, outcome: Outcome, envelope: dict) -> None:
         store(partition, lead_id, outcome, envelope)
-        await publish(outcome)
+        publish(outcome)
         observe(outcome)
 
     @app.agent(inputs, name="lead-events")
@@ -116,10 +125,10 @@ def install(ctx) -> None:
             processed[(message.topic, message.partition)] = message.offset
             model = decode(topic, message.key, message.value)
             if isinstance(model, Rejected):
-                await dead_letter(message, topic, model.error)
+                dead_letter(message, topic, model.error)
                 continue
             if message.partition != expected_partition(message.key, n):
-                await dead_letter(
+                dead_letter(
                     message,
                     topic,
                     f"key {model.lead_id!r} is on partition {message.partition}, expected "
@@ -132,7 +141,7 @@ def install(ctx) -> None:
             metrics.events.labels(topic=topic, result=outcome.result).inc()
             if outcome.result == "duplicate":
                 continue
-            await settle(message.partition, model.lead_id, outcome, envelope)
+            settle(message.partition, model.lead_id, outcome, envelope)
 
     @app.agent(ticks, name="sla-ticks")
     async def sla_ticks(stream):
@@ -143,7 +152,7 @@ def install(ctx) -> None:
             lead_id = message.key.decode("utf-8", "replace")
             envelope, state = decode_lead(leads.get(message.key))
             outcome = processor.tick(state, ctx.clock())
-            await settle(message.partition, lead_id, outcome, envelope)
+            settle(message.partition, lead_id, outcome, envelope)
 
     @app.agent(reps, name="reps")
     async def rep_records(stream):
@@ -156,12 +165,12 @@ def install(ctx) -> None:
                 continue
             model = decode(REPS, message.key, message.value)
             if isinstance(model, Rejected):
-                await dead_letter(message, REPS, model.error)
+                dead_letter(message, REPS, model.error)
                 continue
             try:
                 ctx.calendars.check(model)
             except ValueError as exc:
-                await dead_letter(message, REPS, str(exc))
+                dead_letter(message, REPS, str(exc))
                 continue
             metrics.events.labels(topic=REPS, result="ok").inc()
 

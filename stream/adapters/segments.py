@@ -35,6 +35,10 @@ def install(ctx) -> None:
         ),
     )
     learner = SegmentLearner(ctx.policy.scoring, ctx.segments)
+    # segment -> latest statistics not yet published. Publishing at most once
+    # a second per segment keeps a busy segment from costing a message per
+    # event; the table (and its changelog) has every update.
+    pending: dict[bytes, bytes] = {}
 
     @app.agent(evidence, name="segment-evidence")
     async def fold(stream: faust.StreamT):
@@ -49,7 +53,21 @@ def install(ctx) -> None:
             if new is None:
                 continue
             table[message.key] = orjson.dumps(new)
-            await published.send(key=message.key, value=orjson.dumps(new["stats"]))
+            pending[message.key] = orjson.dumps(new["stats"])
+
+    @app.timer(interval=1.0, name="segment-stats-publisher")
+    async def publish_pending() -> None:
+        while pending:
+            key, value = pending.popitem()
+            published.send_soon(key=key, value=value)
+
+    async def republish() -> None:
+        # After a rebalance or a crash: what was pending may be lost, so
+        # publish every segment this worker now owns.
+        for key, raw in table.items():
+            pending[key] = orjson.dumps(orjson.loads(raw)["stats"])
+
+    table.on_recover(republish)
 
     live = ctx.live_segments
 
