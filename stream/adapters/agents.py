@@ -23,7 +23,6 @@ from stream.adapters.topics import LEAD_INPUTS, OUTPUTS, REPS, SEGMENT_EVIDENCE,
 from stream.domain.response_clock import to_datetime
 from stream.service.ingest import Rejected, decode, key_text, payload_text
 from stream.service.leads import Outcome
-from stream.service.rep_table import RepTable, bucket_key
 
 log = logging.getLogger(__name__)
 
@@ -49,12 +48,11 @@ def install(ctx) -> None:
     outputs = {name: raw_topic(app, settings.topic(name), partitions=n) for name in OUTPUTS}
     outputs[SEGMENT_EVIDENCE] = raw_topic(app, settings.topic(SEGMENT_EVIDENCE), partitions=n, internal=True)
     leads = lead_table(app, settings)
-    rep_days = lead_table(app, settings, "rep-days")
     rep_table = ctx.rep_table
     processor, index, metrics = ctx.processor, ctx.index, ctx.metrics
     rep_label = metrics.rep_label
     processed: dict = ctx.state.setdefault("processed", {})
-    ctx.state.update(leads=leads, rep_days=rep_days, ticks=ticks, inputs=inputs, outputs=outputs, contract=contract)
+    ctx.state.update(leads=leads, ticks=ticks, inputs=inputs, outputs=outputs, contract=contract)
 
     def dead_letter(message, topic: str, error: str) -> None:
         metrics.events.labels(topic=topic, result="invalid").inc()
@@ -81,21 +79,7 @@ def install(ctx) -> None:
     def store(partition: int, lead_id: str, outcome: Outcome, envelope: dict) -> None:
         if outcome.state is not None:
             part = rep_table.contribution(outcome.state, ctx.clock())
-            updates: dict[bytes, dict | None] = {}
-            for rep, day, change, sign in RepTable.changes(envelope.get("r"), part):
-                key = bucket_key(partition, rep, day).encode()
-                if key in updates:
-                    current = updates[key]
-                else:
-                    stored = rep_days.get(key)
-                    current = orjson.loads(stored) if stored else None
-                bucket = RepTable.apply(current, change, sign)
-                updates[key] = bucket.to_dict() if bucket is not None else None
-            for key, bucket in updates.items():  # one changelog record per bucket
-                if bucket is not None:
-                    rep_days[key] = orjson.dumps(bucket)
-                elif key in rep_days:
-                    del rep_days[key]
+            rep_table.replace(partition, envelope.get("r"), part)
             leads[lead_id.encode()] = encode_lead(
                 partition, outcome.state, outcome.next_wakeup, outcome.open_clock, part.to_dict() if part else None
             )

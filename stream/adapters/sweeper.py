@@ -19,6 +19,7 @@ import logging
 import orjson
 
 from stream.adapters.topics import LEAD_INPUTS
+from stream.domain.rep_stats import RepDay
 from stream.domain.response_clock import to_datetime
 from schemas.types import format_timestamp
 
@@ -44,10 +45,11 @@ class Sweeper:
         self.ready = False
 
     async def on_recovered(self) -> None:
-        """Rebuild the index for the partitions this worker now owns."""
+        """Rebuild the index and the per-rep buckets for the partitions this worker now owns."""
         inputs = set(self._input_topics())
         actives = {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic in inputs}
         self.index.clear()
+        self.ctx.rep_table.clear()
         leads = self.ctx.state["leads"]
         rebuilt = 0
         for key, raw in leads.items():
@@ -59,6 +61,7 @@ class Sweeper:
             self.index.schedule(partition, lead_id, env.get("w"))
             clock = env.get("o")
             self.index.set_open(partition, lead_id, tuple(clock) if clock else None)
+            self.ctx.rep_table.replace(partition, None, RepDay.from_dict(env["r"]) if env.get("r") else None)
             rebuilt += 1
         for p in actives:
             self.index.schedule(p, "", None)  # make every owned partition known

@@ -2,8 +2,9 @@
 
 Values are orjson bytes of an envelope ``{"p": partition, "w": wakeup,
 "o": open clock, "s": state}``. The envelope lets the deadline index be
-rebuilt after a rebalance without re-deriving every lead. The ``rep-days``
-table (same store, same partitions) holds the per-rep day buckets. Every change is
+rebuilt after a rebalance without re-deriving every lead. ``r`` is the
+lead's contribution to its rep's day bucket (the per-rep table is rebuilt
+from it). Every change is
 written back as a new value: mutating a stored value in place would write no
 changelog record.
 """

@@ -44,7 +44,6 @@ def all_topics(settings: Settings) -> list[TopicSpec]:
     specs.append(TopicSpec(settings.topic(SEGMENT_STATS), n, COMPACTED))
     specs.append(TopicSpec(changelog_name(settings, "leads"), n, COMPACTED))
     specs.append(TopicSpec(changelog_name(settings, "segments"), n, COMPACTED))
-    specs.append(TopicSpec(changelog_name(settings, "rep-days"), n, COMPACTED))
     return specs
 
 

@@ -36,11 +36,7 @@ def is_ready(ctx) -> tuple[bool, str]:
 def local_part(ctx) -> dict:
     """This worker's share: day buckets and open clocks of its active partitions."""
     sweeper = ctx.state["sweeper"]
-    active = {str(p) for p in sweeper.active}
-    buckets = []
-    for key, raw in ctx.state["rep_days"].items():
-        if key.decode().split("|", 1)[0] in active:
-            buckets.append(orjson.loads(raw))
+    buckets = [b.to_dict() for b in ctx.rep_table.local_buckets()]
     open_clocks = [
         {"rep": rep or "unassigned", "open": count, "oldest_started_at": started}
         for rep, count, started in ctx.index.open_by_rep()

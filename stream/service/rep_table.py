@@ -1,9 +1,11 @@
 """The live per-rep SLA table: day buckets kept up to date as leads change.
 
 Each lead's contribution to its rep's day bucket (``rep_stats.lead_day``)
-is recomputed whenever the lead changes; the table applies the difference
-to the old and new buckets. Buckets merge across partitions and workers, so
-any worker can answer for all of them. A contribution is computed as of the
+is recomputed whenever the lead changes and stored with the lead; the
+buckets are the sums of those contributions, so they live in memory and are
+rebuilt from the lead table after a rebalance, like the deadline index (no
+changelog of their own). Buckets merge across partitions and workers, so any
+worker can answer for all of them. A contribution is computed as of the
 processing instant: a clock that misses its deadline is counted as missed
 when the lead is next evaluated (the sweeper's tick at the breach stage).
 """
@@ -22,15 +24,13 @@ from stream.service.calendars import CalendarBook
 from stream.service.leads import LeadProcessor
 
 
-def bucket_key(partition: int, rep: str, day: str) -> str:
-    return f"{partition}|{rep}|{day}"
-
-
 class RepTable:
     def __init__(self, policy: Policy, processor: LeadProcessor, calendars: CalendarBook) -> None:
         self.policy = policy
         self.processor = processor
         self.calendars = calendars
+        # (partition, rep, day) -> bucket of this worker's active partitions
+        self._buckets: dict[tuple[int, str, str], RepDay] = {}
 
     def contribution(self, state: LeadState, now: float) -> RepDay | None:
         sent = [s["value"] for s in state.emitted.values() if not s.get(RETRACTED)]
@@ -40,32 +40,34 @@ class RepTable:
             return None
         return lead_day(lead, now, rep_calendar(self.calendars.calendar_for, lead.rep).zone)
 
-    @staticmethod
-    def changes(
-        old: dict[str, Any] | None, new: RepDay | None
-    ) -> list[tuple[str, str, RepDay, int]]:
-        """(rep, day, part, +1 | -1) to apply to the buckets; nothing when equal."""
+    def replace(self, partition: int, old: dict[str, Any] | None, new: RepDay | None) -> None:
+        """Swap one lead's old contribution (as stored) for its new one."""
         before = RepDay.from_dict(old) if old else None
         if before == new:
-            return []
-        out = []
+            return
         if before is not None:
-            out.append((before.rep, before.day.isoformat(), before, -1))
+            self._add(partition, before, -1)
         if new is not None:
-            out.append((new.rep, new.day.isoformat(), new, +1))
-        return out
+            self._add(partition, new, +1)
 
-    @staticmethod
-    def apply(stored: dict[str, Any] | None, part: RepDay, sign: int) -> RepDay | None:
-        """The bucket after adding (or removing) one contribution; None when empty."""
-        if stored is None:
+    def _add(self, partition: int, part: RepDay, sign: int) -> None:
+        key = (partition, part.rep, part.day.isoformat())
+        current = self._buckets.get(key)
+        if current is None:
             bucket = part if sign > 0 else None
         else:
-            current = RepDay.from_dict(stored)
             bucket = current.plus(part) if sign > 0 else current.minus(part)
         if bucket is None or bucket.empty:
-            return None
-        return bucket
+            self._buckets.pop(key, None)
+        else:
+            self._buckets[key] = bucket
+
+    def clear(self) -> None:
+        self._buckets.clear()
+
+    def local_buckets(self) -> list[RepDay]:
+        """This worker's buckets, summed over its partitions."""
+        return self.merge(self._buckets.values())
 
     @staticmethod
     def merge(buckets: Iterable[RepDay]) -> list[RepDay]:

@@ -60,6 +60,17 @@ def test_rep_table_wallboard_and_metrics(start_workers, kafka_bootstrap):
     targets = {m["rep"]: m["target"] for m in a["marketing"]["reps"]}
     assert targets["r-1"] == 10
 
+    # The buckets live in memory and are rebuilt from the lead table: after
+    # w2 dies, w1 takes its partitions and still reports every lead.
+    def open_clocks(worker):
+        return {rep: v["open"] for rep, v in reps(worker)["uncontacted"].items()}
+
+    expected_open = open_clocks(w1)
+    w2.kill()
+    wait_for(lambda: total(w1) and open_clocks(w1) == expected_open, timeout=60, message="w1 alone")
+    w2.start().wait_ready()
+    wait_for(lambda: total(w1) and total(w2), timeout=60, message="both workers again")
+
     status, page = w2.get("/wallboard")
     assert status == 200 and b"<table>" in page and b"r-1" in page
 
