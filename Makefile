@@ -27,7 +27,7 @@ test-unit: install
 	$(PY) -m pytest tests/unit
 
 bench: install
-	$(PY) -m stream.bench
+	$(PY) -m bench.run
 
 schemas: install
 	$(PY) -m schemas

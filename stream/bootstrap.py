@@ -80,7 +80,10 @@ def faust_app(settings: Settings) -> faust.App:
         broker_commit_interval=1.0,
         broker_session_timeout=settings.kafka_session_timeout_seconds,
         broker_heartbeat_interval=min(3.0, settings.kafka_session_timeout_seconds / 3),
-        producer_linger=0.005,
+        # Bigger, slightly later batches: measured 15-60 % more events/s
+        # (docs/benchmarks.md); adds tens of milliseconds per produce hop.
+        producer_linger=0.02,
+        producer_max_batch_size=262_144,
         producer_acks=-1,
         table_standby_replicas=0,
     )
