@@ -51,26 +51,7 @@ class Worker(WorkerProcess):
     ):
         workdir.mkdir(parents=True, exist_ok=True)
         env.setdefault("partitions", "8")
-        super().__init__(bootstrap, prefix, workdir, policy, **env)
-        self.command = command
-
-    def start(self, port: int | None = None) -> Worker:
-        if self.command is None:
-            return super().start(port)
-        # The same as WorkerProcess.start, with another command line (a profiler).
-        import subprocess
-
-        if port is not None:
-            self.port = port
-            self.env["SLA_WEB_PORT"] = str(port)
-        self.starts += 1
-        self.log_path = self.workdir / f"worker-{self.starts}.log"
-        self.log = open(self.log_path, "wb")
-        self.proc = subprocess.Popen(
-            self.command, env=self.env, stdout=self.log, stderr=subprocess.STDOUT, cwd=self.workdir,
-            start_new_session=True,
-        )
-        return self
+        super().__init__(bootstrap, prefix, workdir, policy, command, **env)
 
     def wait_ready_phases(self, timeout: float = 300, interval: float = 0.05) -> tuple[float, list[tuple[str, float]]]:
         """Seconds from now until /readyz answers 200, and every change of

@@ -24,7 +24,17 @@ def free_port() -> int:
 
 
 class WorkerProcess:
-    def __init__(self, bootstrap: str, prefix: str, workdir: Path, policy: str | None = None, **env: str):
+    def __init__(
+        self,
+        bootstrap: str,
+        prefix: str,
+        workdir: Path,
+        policy: str | None = None,
+        command: list[str] | None = None,
+        **env: str,
+    ):
+        # ``command``: another way to run the worker (e.g. under a profiler)
+        self.command = command or [sys.executable, "-m", "stream", "worker", "-l", "info"]
         self.bootstrap = bootstrap
         self.prefix = prefix
         self.workdir = workdir
@@ -66,7 +76,7 @@ class WorkerProcess:
         self.log_path = self.workdir / f"worker-{self.starts}.log"
         self.log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "stream", "worker", "-l", "info"],
+            self.command,
             env=self.env,
             stdout=self.log,
             stderr=subprocess.STDOUT,
