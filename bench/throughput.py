@@ -12,7 +12,6 @@ are in Kafka, timed from ``/readyz`` 200 until the sum of
 from __future__ import annotations
 
 import asyncio
-import math
 import pstats
 import signal
 import sys
@@ -249,15 +248,3 @@ def run_profile(bootstrap: str, workdir: Path, n: int, log=print) -> dict:
     if not out.exists():
         return {"worker": w, "summary": None, "path": str(out)}
     return {"worker": w, "summary": profile_summary(out), "path": str(out)}
-
-
-def summary(result: dict) -> dict:
-    raw_rate = max(r["rate"] for r in result["raw"])
-    w = result["worker"]
-    return {
-        "raw_rate": raw_rate,
-        "worker_rate": w["rate"],
-        "worker_rate_after_ready": w["rate_after_ready"],
-        "ratio": w["rate"] / raw_rate if raw_rate else math.nan,
-        "ratio_after_ready": w["rate_after_ready"] / raw_rate if raw_rate else math.nan,
-    }

@@ -43,7 +43,7 @@ def run(args: argparse.Namespace) -> int:
     from schemas.types import format_timestamp
 
     from stream.service.closed_loop import analyze, encode_reports, overall
-    from stream.service.history import read_history
+    from stream.service.history import FirstProblems, read_history
 
     def err(text: str) -> None:
         print(text, file=sys.stderr)
@@ -56,14 +56,10 @@ def run(args: argparse.Namespace) -> int:
     if args.min_age_days is not None and args.min_age_days < 0:
         err("--min-age-days: must be >= 0")
         return 2
-    first_problems: list[str] = []
-
-    def on_invalid(line: int, why: str) -> None:
-        if len(first_problems) < 3:
-            first_problems.append(f"  line {line}: {why}")
+    first_problems = FirstProblems()
 
     try:
-        history = read_history(args.file, on_invalid)
+        history = read_history(args.file, first_problems)
     except OSError as exc:
         err(f"{args.file}: {exc.strerror or exc}")
         return 2
@@ -72,7 +68,7 @@ def run(args: argparse.Namespace) -> int:
     duplicates = len(history.events) - len({event.event_id for _, event in history.events})
     if history.invalid:
         err(f"skipped {history.invalid} invalid line{'s' if history.invalid != 1 else ''}, e.g.:")
-        for problem in first_problems:
+        for problem in first_problems.lines:
             err(problem)
     if duplicates:
         err(f"ignored {duplicates} duplicate event{'s' if duplicates != 1 else ''} (same event_id)")

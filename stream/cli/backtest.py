@@ -212,6 +212,7 @@ def run(args: argparse.Namespace) -> int:
 
     from stream.policy import PolicyError, load_policy
     from stream.service.backtest import DEFAULT_TAIL_SECONDS, read_recorded, run_backtest
+    from stream.service.history import FirstProblems
     from stream.service.scorer import build_scorer
 
     try:
@@ -226,19 +227,15 @@ def run(args: argparse.Namespace) -> int:
     except ValueError as exc:
         return _fail(str(exc))
 
-    first_problems: list[str] = []
-
-    def on_invalid(line: int, why: str) -> None:
-        if len(first_problems) < 3:
-            first_problems.append(f"  line {line}: {why}")
+    first_problems = FirstProblems()
 
     try:
-        history = read_recorded(args.file, on_invalid)
+        history = read_recorded(args.file, first_problems)
     except OSError as exc:
         return _fail(f"{args.file}: {exc.strerror or exc}")
     if history.invalid:
         _err(f"skipped {history.invalid} invalid line{'s' if history.invalid != 1 else ''}, e.g.:")
-        for problem in first_problems:
+        for problem in first_problems.lines:
             _err(problem)
     if not history.events and as_of is None:
         return _fail(f"{args.file}: no valid events (give --as-of to report on an empty history)")

@@ -90,3 +90,15 @@ def deduplicate(events: Iterable[Event]) -> tuple[list[Event], int]:
         seen.add(event.event_id)
         kept.append((topic, event))
     return kept, dropped
+
+
+class FirstProblems:
+    """An ``on_invalid`` callback that keeps the first few problems for people."""
+
+    def __init__(self, keep: int = 3) -> None:
+        self.keep = keep
+        self.lines: list[str] = []
+
+    def __call__(self, line: int, why: str) -> None:
+        if len(self.lines) < self.keep:
+            self.lines.append(f"  line {line}: {why}")
