@@ -46,7 +46,8 @@ def _build_index(n: int, now: float, rng: random.Random):
         lid = lead_id(i)
         p = i % PARTITIONS
         index.schedule(p, lid, now + rng.uniform(60, 86_400))
-        index.set_open(p, lid, (now - rng.uniform(0, 3_600), f"r-{i % REPS:04d}"))
+        started = now - rng.uniform(0, 3_600)
+        index.set_open(p, lid, (started, f"r-{i % REPS:04d}", started + 300))
     return index
 
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 import faust
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
-from stream.adapters.metrics import Metrics, RepLabels
+from stream.adapters.metrics import Metrics, RepLabels, RepSlaCollector
 from stream.policy import Policy
 from stream.service.calendars import CalendarBook
 from stream.service.deadlines import DeadlineIndex
@@ -113,10 +113,9 @@ def create_context(settings: Settings, scorer: Scorer | None = None) -> Context:
     policy = settings.policy
     calendars = CalendarBook(policy)
     registry = CollectorRegistry(auto_describe=True)
-    rep_label = RepLabels(settings.max_rep_labels, roster=calendars.rep_ids)
+    rep_label = RepLabels(settings.max_rep_labels, roster=calendars.rep_ids, version=lambda: calendars.version)
     metrics = Metrics(registry, rep_label)
     index = DeadlineIndex()
-    metrics.watch(index)
     segments = load_segments(policy)
     live_segments: dict = {}
     processor = LeadProcessor(
@@ -126,6 +125,8 @@ def create_context(settings: Settings, scorer: Scorer | None = None) -> Context:
         dedupe_limit=settings.dedupe_ids_per_lead,
     )
     app = faust_app(settings)
+    rep_table = RepTable(policy, processor, calendars)
+    metrics.watch(RepSlaCollector(index, rep_table, calendars, policy, rep_label))
     return Context(
         settings,
         policy,
@@ -135,19 +136,20 @@ def create_context(settings: Settings, scorer: Scorer | None = None) -> Context:
         index,
         metrics,
         registry,
-        RepTable(policy, processor, calendars),
+        rep_table,
         segments,
         live_segments,
     )
 
 
 def create_app(settings: Settings) -> faust.App:
-    from stream.adapters import agents, roster, segments, sweeper, web
+    from stream.adapters import agents, health, roster, segments, sweeper, web
 
     ctx = create_context(settings)
     agents.install(ctx)
     segments.install(ctx)
     roster.install(ctx)
     sweeper.install(ctx)
+    health.install(ctx)
     web.install(ctx)
     return ctx.app

@@ -41,8 +41,15 @@ class Sweeper:
     def _input_topics(self) -> list[str]:
         return [self.ctx.settings.topic(name) for name in LEAD_INPUTS]
 
-    def on_rebalance_start(self) -> None:
+    def on_rebalance_start(self, revoked=()) -> None:
+        """Stop sweeping, and forget what this worker may no longer own: its
+        metrics must not count partitions another worker now holds."""
         self.ready = False
+        inputs = set(self._input_topics())
+        lost = {tp.partition for tp in revoked if tp.topic in inputs}
+        self.index.drop_partitions(lost)
+        self.ctx.rep_table.drop_partitions(lost)
+        self.active -= lost
 
     async def on_recovered(self) -> None:
         """Rebuild the index and the per-rep buckets for the partitions this worker now owns."""
@@ -117,7 +124,8 @@ def install(ctx) -> None:
 
     @app.on_partitions_revoked.connect
     async def _paused(sender, revoked, **kwargs) -> None:  # noqa: ARG001
-        sweeper.on_rebalance_start()
+        ctx.metrics.rebalances.inc()
+        sweeper.on_rebalance_start(revoked)
 
     @app.timer(interval=ctx.settings.sweep_interval_seconds, name="sla-sweeper")
     async def sweep() -> None:

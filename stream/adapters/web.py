@@ -11,26 +11,11 @@ import logging
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
+from stream.adapters.health import is_ready
 from stream.adapters.tables import decode as decode_lead
 from stream.domain.rep_stats import RepDay
 
 log = logging.getLogger(__name__)
-
-
-def is_ready(ctx) -> tuple[bool, str]:
-    app = ctx.app
-    sweeper = ctx.state.get("sweeper")
-    if app.rebalancing:
-        return False, "rebalancing"
-    if not app.tables.recovery.completed.is_set():
-        return False, "recovering tables"
-    if sweeper is None or not sweeper.ready:
-        return False, "rebuilding the deadline index"
-    for name, what in (("roster", "the rep roster"), ("segment_stats", "the segment statistics")):
-        reader = ctx.state.get(name)
-        if reader is not None and not reader.loaded.is_set():
-            return False, f"loading {what}"
-    return True, "ready"
 
 
 def local_part(ctx) -> dict:

@@ -366,12 +366,17 @@ def window_days(window: str, as_of: float, zone: tzinfo) -> tuple[date | None, d
     """The first and last local dates of ``window`` ending at ``as_of`` in
     ``zone`` (first is None for ``all``). Both ends included."""
     last = local_day(as_of, zone)
+    return window_first_day(window, last), last
+
+
+def window_first_day(window: str, last: date) -> date | None:
+    """The first local date of ``window`` whose last date is ``last`` (None for ``all``)."""
     if window == "all":
-        return None, last
+        return None
     if window == "mtd":
-        return last.replace(day=1), last
+        return last.replace(day=1)
     if window in _WINDOW_DAYS:
-        return last - timedelta(days=_WINDOW_DAYS[window] - 1), last
+        return last - timedelta(days=_WINDOW_DAYS[window] - 1)
     raise ValueError(f"unknown window {window!r} (use {', '.join(WINDOWS)})")
 
 
@@ -551,9 +556,7 @@ class MarketingPacing:
 
     @property
     def expected_to_date(self) -> float | None:
-        if not self.target or not self.business_days_in_month:
-            return None
-        return self.target * self.business_days_elapsed / self.business_days_in_month
+        return expected_to_date(self.target or 0, self.business_days_elapsed, self.business_days_in_month)
 
     @property
     def pacing_ratio(self) -> float | None:
@@ -578,15 +581,29 @@ def marketing_pacing(
 ) -> MarketingPacing:
     """``rep``'s pacing for the local month of ``as_of`` on its business ``calendar``."""
     today = local_day(as_of, calendar.zone)
-    days = business_days_in_month(calendar, today.year, today.month)
+    elapsed, in_month = business_days_progress(calendar, today)
     return MarketingPacing(
         rep=rep,
         month=f"{today.year:04d}-{today.month:02d}",
         workable_leads=workable_this_month,
         target=target,
-        business_days_elapsed=sum(1 for d in days if d <= today),
-        business_days_in_month=len(days),
+        business_days_elapsed=elapsed,
+        business_days_in_month=in_month,
     )
+
+
+def business_days_progress(calendar: DayCalendar, today: date) -> tuple[int, int]:
+    """(business days of ``today``'s month up to and including ``today``,
+    business days in that month), on ``calendar``; ``today`` is a local date."""
+    days = business_days_in_month(calendar, today.year, today.month)
+    return sum(1 for d in days if d <= today), len(days)
+
+
+def expected_to_date(target: int, elapsed: int, in_month: int) -> float | None:
+    """The marketing SLA's workable leads expected by now: target × elapsed ÷ business days in the month."""
+    if not target or not in_month:
+        return None
+    return target * elapsed / in_month
 
 
 # --------------------------------------------------------------------------- the report

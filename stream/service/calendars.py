@@ -65,6 +65,8 @@ class CalendarBook:
         self._roster: dict[str, RepRecord] = {}
         self._cache: dict[str, BusinessCalendar] = {}
         self._default = _build([policy.calendar])
+        # Bumped on every roster change, so callers can cache per-rep answers.
+        self.version = 0
 
     @property
     def default(self) -> BusinessCalendar:
@@ -108,12 +110,23 @@ class CalendarBook:
         calendar = self.check(record)
         self._roster[record.rep_id] = record
         self._cache[record.rep_id] = calendar
+        self.version += 1
         return calendar
 
     def forget_rep(self, rep_id: str) -> None:
         """Drop the topic record of ``rep_id`` (a tombstone); the file entry, if any, applies again."""
         self._roster.pop(rep_id, None)
         self._cache.pop(rep_id, None)
+        self.version += 1
+
+    def team_of(self, rep_id: str | None) -> str | None:
+        """The rep's team: the ``reps`` topic's word, else its ``[[reps]]`` entry's; None when neither says."""
+        if rep_id is None:
+            return None
+        for source in self._sources(rep_id):
+            if source.team:
+                return source.team
+        return None
 
     def roster(self) -> dict[str, RepRecord]:
         """The ``reps`` topic records applied so far, by rep id."""

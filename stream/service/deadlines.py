@@ -5,14 +5,33 @@ active partitions and rebuilds it from the lead table after every rebalance.
 Popping what is due costs O(due · log n), never O(open clocks). Entries are
 lazily invalidated: a lead's newest wakeup wins, older heap entries are
 skipped when they surface.
+
+It also keeps the open response clocks by owner, for the uncontacted and
+overdue gauges: an open clock is ``(started_at, owner, overdue_at)``, and
+counting the overdue ones at ``now`` costs O(clocks that became overdue
+since the last count), like a sweep.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
+
+# (started_at, owner, overdue_at): epoch seconds; overdue_at None when unknown
+OpenClock = tuple[float, str | None, float | None]
+_MISSING = object()
+
+
+def _started_by(clock: OpenClock | None) -> tuple[float, str | None] | None:
+    return None if clock is None else (clock[0], clock[1])
+
+
+def _decrement(counter: Counter, key) -> None:
+    counter[key] -= 1
+    if not counter[key]:
+        del counter[key]
 
 
 @dataclass(slots=True)
@@ -24,11 +43,15 @@ class _Partition:
 class DeadlineIndex:
     def __init__(self) -> None:
         self._partitions: dict[int, _Partition] = {}
-        # lead -> (clock started_at, owner) for leads whose clock is open
-        self._open: dict[str, tuple[float, str | None]] = {}
+        # lead -> (clock started_at, owner, overdue_at) for leads whose clock is open
+        self._open: dict[str, OpenClock] = {}
         self._open_partition: dict[str, int] = {}
         self._rep_open: Counter[str | None] = Counter()
         self._rep_oldest: dict[str | None, list[tuple[float, str]]] = {}
+        # open clocks not counted overdue yet, by overdue_at; and those counted
+        self._not_overdue: list[tuple[float, str]] = []
+        self._overdue: dict[str, str | None] = {}
+        self._rep_overdue: Counter[str | None] = Counter()
 
     # -- wakeups -----------------------------------------------------------
     def schedule(self, partition: int, lead_id: str, wakeup: float | None) -> None:
@@ -66,14 +89,18 @@ class DeadlineIndex:
         return heap[0][0] if heap else None
 
     # -- open clocks -----------------------------------------------------------
-    def set_open(self, partition: int, lead_id: str, clock: tuple[float, str | None] | None) -> None:
+    def set_open(self, partition: int, lead_id: str, clock: Sequence | None) -> None:
+        """The lead's open clock ``(started_at, owner, overdue_at)``, or None once contacted.
+        Clocks stored before overdue_at was kept come as ``(started_at, owner)``: never overdue."""
+        if clock is not None:
+            clock = (clock[0], clock[1], clock[2] if len(clock) > 2 else None)
         old = self._open.get(lead_id)
         if old == clock:
             return
         if old is not None:
-            self._rep_open[old[1]] -= 1
-            if not self._rep_open[old[1]]:
-                del self._rep_open[old[1]]
+            _decrement(self._rep_open, old[1])
+            if self._overdue.pop(lead_id, _MISSING) is not _MISSING:
+                _decrement(self._rep_overdue, old[1])
             del self._open[lead_id]
             del self._open_partition[lead_id]
         if clock is not None:
@@ -81,6 +108,18 @@ class DeadlineIndex:
             self._open_partition[lead_id] = partition
             self._rep_open[clock[1]] += 1
             heapq.heappush(self._rep_oldest.setdefault(clock[1], []), (clock[0], lead_id))
+            if clock[2] is not None:
+                heapq.heappush(self._not_overdue, (clock[2], lead_id))
+                if len(self._not_overdue) > 2 * len(self._open) + 4096:
+                    self._compact_not_overdue()
+
+    def _compact_not_overdue(self) -> None:
+        # Closed clocks leave stale entries behind (overdue_at may be days away
+        # over a weekend): drop them once they outnumber the live ones.
+        self._not_overdue = [
+            (c[2], lead) for lead, c in self._open.items() if c[2] is not None and lead not in self._overdue
+        ]
+        heapq.heapify(self._not_overdue)
 
     @property
     def open_clocks(self) -> int:
@@ -90,14 +129,39 @@ class DeadlineIndex:
         """(owner, open clocks, oldest clock start) per owner with open clocks."""
         for rep, count in list(self._rep_open.items()):
             heap = self._rep_oldest.get(rep, [])
-            while heap and self._open.get(heap[0][1]) != (heap[0][0], rep):
+            while heap and _started_by(self._open.get(heap[0][1])) != (heap[0][0], rep):
                 heapq.heappop(heap)
             if heap:
                 yield rep, count, heap[0][0]
 
+    def overdue_by_rep(self, now: float) -> dict[str | None, int]:
+        """Open clocks past their overdue instant at ``now``, by owner."""
+        heap = self._not_overdue
+        while heap and heap[0][0] <= now:
+            overdue_at, lead_id = heapq.heappop(heap)
+            clock = self._open.get(lead_id)
+            if clock is not None and clock[2] == overdue_at and lead_id not in self._overdue:
+                self._overdue[lead_id] = clock[1]
+                self._rep_overdue[clock[1]] += 1
+        return dict(self._rep_overdue)
+
     # -- partitions --------------------------------------------------------------
     def partitions(self) -> list[int]:
         return sorted(self._partitions)
+
+    def drop_partitions(self, partitions: Iterable[int]) -> None:
+        """Forget everything of ``partitions`` (revoked: another worker owns them now)."""
+        gone = set(partitions) & set(self._partitions)
+        if not gone:
+            return
+        if gone == set(self._partitions):
+            self.clear()
+            return
+        for p in gone:
+            del self._partitions[p]
+        for lead_id, p in list(self._open_partition.items()):
+            if p in gone:
+                self.set_open(p, lead_id, None)
 
     def clear(self) -> None:
         self.__init__()

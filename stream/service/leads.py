@@ -70,7 +70,9 @@ class Outcome:
     response_seconds: list[tuple[str | None, float]] = field(default_factory=list)
     breaches: list[Breach] = field(default_factory=list)
     next_wakeup: float | None = None
-    open_clock: tuple[float, str | None] | None = None  # (started_at, owner) while uncontacted
+    # (started_at, owner, overdue_at) while uncontacted; overdue_at is when the
+    # clock passes its `breach` stage in SLA time
+    open_clock: tuple[float, str | None, float] | None = None
     scored: list[tuple[str | None, bool]] = field(default_factory=list)
 
 
@@ -96,6 +98,9 @@ class LeadProcessor:
         self.dedupe_limit = dedupe_limit
         response = policy.response
         self.escalation = [(step.at, step.stage) for step in response.escalation]
+        # An open clock is overdue past its `breach` stage (the deadline itself without one).
+        breach_at = next((at for at, stage in self.escalation if stage == "breach"), 1.0)
+        self.overdue_after_seconds = response.deadline_seconds * breach_at
         self.reengage = frozenset(response.reengage_content_types)
         self._response_policy = {
             "deadline_seconds": response.deadline_seconds,
@@ -319,7 +324,8 @@ class LeadProcessor:
                 outcome.response_seconds.append((state.owner_at(clock.started_at), seconds))
                 outcome.state = state
         if clocks and clocks[-1].open:
-            outcome.open_clock = (clocks[-1].started_at, state.current_owner)
+            start = clocks[-1].started_at
+            outcome.open_clock = (start, state.current_owner, time.add(start, self.overdue_after_seconds))
 
     def _emit(self, state: LeadState, decision: Reconciliation, now: float, outcome: Outcome) -> None:
         owner = state.current_owner

@@ -13,15 +13,43 @@ when the lead is next evaluated (the sweeper's tick at the breach stage).
 from __future__ import annotations
 
 from collections.abc import Iterable
+from datetime import date, timedelta
 from typing import Any
 
 from stream.domain.lead import LeadState
-from stream.domain.rep_stats import RepDay, RepReport, lead_day, rep_calendar, rep_report, standing_breaches, summarize_lead
+from stream.domain.rep_stats import (
+    RepDay,
+    RepReport,
+    lead_day,
+    rep_calendar,
+    rep_report,
+    standing_breaches,
+    summarize_lead,
+    window_first_day,
+)
 from stream.domain.obligations import RETRACTED
 from stream.policy import Policy
 from stream.service.backtest import active_reps, target_for
 from stream.service.calendars import CalendarBook
 from stream.service.leads import LeadProcessor
+
+
+# What the per-rep metrics count, in this order, per (rep, day) and per window.
+COUNTS = ("workable_leads", "attempts", "connected_leads", "pipeline_leads", "clocks_within_sla", "clocks_missed")
+# Windows exported as metrics (`all` grows without end: the JSON table has it).
+LIVE_WINDOWS = ("7d", "30d", "mtd")
+_ONE_DAY = timedelta(days=1)
+
+
+def _counts(part: RepDay) -> tuple[int, ...]:
+    return (
+        part.workable_leads,
+        part.attempts,
+        part.connected_leads,
+        part.pipeline_leads,
+        part.clocks_within_sla,
+        part.clocks_missed,
+    )
 
 
 class RepTable:
@@ -31,6 +59,8 @@ class RepTable:
         self.calendars = calendars
         # (partition, rep, day) -> bucket of this worker's active partitions
         self._buckets: dict[tuple[int, str, str], RepDay] = {}
+        # rep -> local day -> COUNTS summed over partitions: what the metrics read
+        self._counts: dict[str, dict[date, list[int]]] = {}
 
     def contribution(self, state: LeadState, now: float) -> RepDay | None:
         sent = [s["value"] for s in state.emitted.values() if not s.get(RETRACTED)]
@@ -51,6 +81,14 @@ class RepTable:
             self._add(partition, new, +1)
 
     def _add(self, partition: int, part: RepDay, sign: int) -> None:
+        days = self._counts.setdefault(part.rep, {})
+        counts = days.setdefault(part.day, [0] * len(COUNTS))
+        for i, n in enumerate(_counts(part)):
+            counts[i] += sign * n
+        if not any(counts):
+            del days[part.day]
+            if not days:
+                del self._counts[part.rep]
         key = (partition, part.rep, part.day.isoformat())
         current = self._buckets.get(key)
         if current is None:
@@ -64,6 +102,36 @@ class RepTable:
 
     def clear(self) -> None:
         self._buckets.clear()
+        self._counts.clear()
+
+    def drop_partitions(self, partitions: Iterable[int]) -> None:
+        """Forget the buckets of ``partitions`` (revoked: another worker owns them now)."""
+        gone = set(partitions)
+        for key in [k for k in self._buckets if k[0] in gone]:
+            self._add(key[0], self._buckets[key], -1)
+
+    def reps(self) -> list[str]:
+        """Reps with a bucket on this worker."""
+        return list(self._counts)
+
+    def window_counts(self, rep: str, today: date, windows: Iterable[str] = LIVE_WINDOWS) -> dict[str, list[int]]:
+        """``rep``'s COUNTS per window ending on local date ``today``, summed
+        over this worker's partitions. Costs one lookup per day of the
+        longest window, whatever the history."""
+        days = self._counts.get(rep, {})
+        out = {}
+        for window in windows:
+            first = window_first_day(window, today)
+            total = [0] * len(COUNTS)
+            day = today
+            while day >= first:
+                counts = days.get(day)
+                if counts is not None:
+                    for i, n in enumerate(counts):
+                        total[i] += n
+                day -= _ONE_DAY
+            out[window] = total
+        return out
 
     def local_buckets(self) -> list[RepDay]:
         """This worker's buckets, summed over its partitions."""

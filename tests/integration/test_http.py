@@ -34,6 +34,16 @@ def reps(worker) -> dict:
     return orjson.loads(body)
 
 
+def metric_sum(workers, name: str, **labels: str) -> float:
+    """The sum of ``name``'s samples over ``workers`` whose labels include ``labels``."""
+    total = 0.0
+    for worker in workers:
+        for (sample, sample_labels), value in worker.metrics().items():
+            if sample == name and set(labels.items()) <= set(sample_labels):
+                total += value
+    return total
+
+
 def test_rep_table_wallboard_and_metrics(start_workers, kafka_bootstrap):
     w1, w2 = start_workers(POLICY, 2)
     t0 = ev.now()
@@ -68,8 +78,24 @@ def test_rep_table_wallboard_and_metrics(start_workers, kafka_bootstrap):
     expected_open = open_clocks(w1)
     w2.kill()
     wait_for(lambda: total(w1) and open_clocks(w1) == expected_open, timeout=60, message="w1 alone")
+    assert metric_sum([w1], "sla_rep_workable_leads", window="7d") == 12
     w2.start().wait_ready()
     wait_for(lambda: total(w1) and total(w2), timeout=60, message="both workers again")
+
+    # Each worker exports its own partitions' share: the sums across workers
+    # are the group's figures, with nothing counted twice after the rebalance.
+    def shares(name: str, **labels) -> list[float]:
+        return [metric_sum([w], name, **labels) for w in (w1, w2)]
+
+    wait_for(lambda: sum(shares("sla_assigned_partitions")) == 4, timeout=30, message="4 partitions assigned")
+    assert shares("sla_worker_ready") == [1, 1]
+    workable = shares("sla_rep_workable_leads", window="7d")
+    assert sum(workable) == 12 and all(workable), workable
+    assert sum(shares("sla_rep_workable_leads", rep="r-1", window="mtd")) == 8
+    assert sum(shares("sla_rep_connected_leads", window="30d")) == 6
+    assert sum(shares("sla_uncontacted_workable_leads")) == 6
+    assert sum(shares("sla_open_response_clocks")) == 6
+    assert shares("sla_marketing_target", rep="r-1") == [10, 10]
 
     status, page = w2.get("/wallboard")
     assert status == 200 and b"<table>" in page and b"r-1" in page

@@ -31,3 +31,33 @@ def test_replacing_a_contribution_moves_it_between_buckets():
     assert [b.rep for b in t.local_buckets()] == ["r-2"]
     t.clear()
     assert t.local_buckets() == []
+
+
+def test_window_counts_sum_the_days_of_each_window_over_partitions():
+    t = table()
+
+    def lead(partition: int, d: date, attempts: int) -> None:
+        t.replace(partition, None, RepDay(rep="r-1", day=d, workable_leads=1, attempts=attempts))
+
+    lead(0, date(2026, 12, 3), 1)  # today
+    lead(1, date(2026, 12, 1), 2)  # this month
+    lead(2, date(2026, 11, 27), 4)  # 7th day back: 7d, 30d, not this month
+    lead(3, date(2026, 11, 26), 8)  # 8th day back: 30d only
+    lead(0, date(2026, 11, 4), 16)  # 30th day back: 30d only
+    lead(1, date(2026, 11, 3), 32)  # 31st day back: none
+    lead(2, date(2026, 12, 4), 64)  # after today: none
+    counts = t.window_counts("r-1", date(2026, 12, 3))
+    assert {w: c[1] for w, c in counts.items()} == {"7d": 7, "30d": 31, "mtd": 3}
+    assert {w: c[0] for w, c in counts.items()} == {"7d": 3, "30d": 5, "mtd": 2}
+    assert t.window_counts("nobody", date(2026, 12, 3))["30d"] == [0] * 6
+
+
+def test_dropping_a_partition_removes_its_share_of_every_window():
+    t = table()
+    t.replace(0, None, day("r-1", 30, 1))
+    t.replace(1, None, day("r-1", 30, 2))
+    t.drop_partitions([1])
+    assert t.window_counts("r-1", date(2026, 11, 30))["7d"][:2] == [1, 1]
+    assert [(b.rep, b.attempts) for b in t.local_buckets()] == [("r-1", 1)]
+    t.drop_partitions([0])
+    assert t.reps() == [] and t.local_buckets() == []

@@ -1,0 +1,136 @@
+"""Per-rep SLA series, read at scrape time from this worker's buckets and clocks."""
+
+import shutil
+import subprocess
+from datetime import date, datetime, timezone
+
+import pytest
+from prometheus_client import CollectorRegistry, generate_latest
+
+from stream.adapters.metrics import Metrics, RepLabels, RepSlaCollector
+from stream.domain.rep_stats import RepDay, marketing_pacing
+from stream.policy import parse_policy
+from stream.service.calendars import CalendarBook
+from stream.service.deadlines import DeadlineIndex
+from stream.service.leads import LeadProcessor
+from stream.service.rep_table import RepTable
+from stream.service.scorer import build_scorer
+
+NOW = datetime(2026, 12, 3, 12, 0, tzinfo=timezone.utc).timestamp()  # a Thursday
+POLICY = {
+    "marketing": {"workable_leads_per_rep_per_month": 100},
+    "calendar": {"timezone": "UTC", "holidays_country": "US"},
+    "reps": [
+        {"rep_id": "r-1", "team": "east", "monthly_workable_target": 20},
+        {"rep_id": "r-2", "team": "west", "timezone": "Europe/Berlin"},
+        {"rep_id": "r-gone", "team": "west", "active": False},
+    ],
+}
+
+
+class Worker:
+    def __init__(self, max_labels: int = 2000):
+        self.policy = parse_policy(POLICY)
+        self.calendars = CalendarBook(self.policy)
+        processor = LeadProcessor(self.policy, self.calendars.calendar_for, build_scorer(self.policy))
+        self.table = RepTable(self.policy, processor, self.calendars)
+        self.index = DeadlineIndex()
+        self.registry = CollectorRegistry()
+        labels = RepLabels(max_labels, roster=self.calendars.rep_ids, version=lambda: self.calendars.version)
+        Metrics(self.registry, labels)
+        self.registry.register(
+            RepSlaCollector(self.index, self.table, self.calendars, self.policy, labels, clock=lambda: NOW)
+        )
+
+    def lead(self, partition: int, rep: str, day: date, **counts) -> None:
+        self.table.replace(partition, None, RepDay(rep=rep, day=day, workable_leads=1, **counts))
+
+    def value(self, name: str, **labels) -> float | None:
+        return self.registry.get_sample_value(name, labels)
+
+
+def test_windows_count_the_cohorts_of_this_workers_partitions():
+    w = Worker()
+    w.lead(0, "r-1", date(2026, 12, 3), attempts=3, connected_leads=1, clocks=1, clocks_within_sla=1)
+    w.lead(1, "r-1", date(2026, 11, 20), attempts=1, pipeline_leads=1, clocks=1, clocks_missed=1)
+    w.lead(2, "unassigned", date(2026, 12, 2), clocks=1)  # clock still running: not decided
+    r1 = {"rep": "r-1", "team": "east"}
+    assert w.value("sla_rep_workable_leads", **r1, window="7d") == 1
+    assert w.value("sla_rep_workable_leads", **r1, window="30d") == 2
+    assert w.value("sla_rep_workable_leads", **r1, window="mtd") == 1
+    assert w.value("sla_rep_attempts", **r1, window="30d") == 4
+    assert w.value("sla_rep_connected_leads", **r1, window="30d") == 1
+    assert w.value("sla_rep_pipeline_leads", **r1, window="30d") == 1
+    assert w.value("sla_rep_response_clocks", **r1, window="30d") == 2
+    assert w.value("sla_rep_response_clocks_within_sla", **r1, window="30d") == 1
+    nobody = {"rep": "unassigned", "team": "none", "window": "7d"}
+    assert w.value("sla_rep_workable_leads", **nobody) == 1
+    assert w.value("sla_rep_response_clocks", **nobody) == 0
+
+
+def test_roster_reps_without_leads_export_zeros_and_inactive_reps_nothing():
+    w = Worker()
+    for window in ("7d", "30d", "mtd"):
+        assert w.value("sla_rep_workable_leads", rep="r-2", team="west", window=window) == 0
+    assert w.value("sla_rep_workable_leads", rep="r-gone", team="west", window="7d") is None
+    assert w.value("sla_rep_info", rep="r-2", team="west") == 1
+
+
+def test_marketing_target_and_expected_to_date_follow_the_reps_calendar():
+    w = Worker()
+    assert w.value("sla_marketing_target", rep="r-1", team="east") == 20
+    assert w.value("sla_marketing_target", rep="r-2", team="west") == 100
+    for rep, team in (("r-1", "east"), ("r-2", "west")):
+        expected = marketing_pacing(rep, 0, w.value("sla_marketing_target", rep=rep, team=team),
+                                    w.calendars.calendar_for(rep), NOW).expected_to_date
+        assert w.value("sla_marketing_expected_to_date", rep=rep, team=team) == pytest.approx(expected)
+    # December 2026 has 22 business days on a US calendar; Dec 1-3 have passed.
+    assert w.value("sla_marketing_expected_to_date", rep="r-1", team="east") == pytest.approx(20 * 3 / 22)
+    assert w.value("sla_marketing_target", rep="unassigned", team="none") is None
+
+
+def test_open_and_overdue_clocks_by_owner_with_a_team_for_every_owner():
+    w = Worker()
+    w.index.set_open(0, "a", (NOW - 600, "r-1", NOW - 300))  # past its breach stage
+    w.index.set_open(0, "b", (NOW - 60, "r-1", NOW + 240))
+    w.index.set_open(1, "c", (NOW - 7200, "r-9", NOW + 3600))  # waiting for business hours
+    w.index.set_open(1, "d", (NOW - 30, None, NOW - 1))
+    assert w.value("sla_open_response_clocks") == 4
+    assert w.value("sla_uncontacted_workable_leads", rep="r-1") == 2
+    assert w.value("sla_overdue_response_clocks", rep="r-1") == 1
+    assert w.value("sla_overdue_response_clocks", rep="r-9") == 0
+    assert w.value("sla_overdue_response_clocks", rep="unassigned") == 1
+    assert w.value("sla_oldest_uncontacted_seconds", rep="r-9") == 7200
+    # r-9 is in no roster: its team is `none`, and the info series exists for joins.
+    assert w.value("sla_rep_info", rep="r-9", team="none") == 1
+    assert w.value("sla_rep_info", rep="unassigned", team="none") == 1
+
+
+def test_reps_beyond_the_label_cap_are_summed_into_other():
+    w = Worker(max_labels=1)
+    for i in range(3):
+        w.lead(i, f"x-{i}", date(2026, 12, 3), attempts=1)
+    # Roster reps always get their own label; the cap is on the others: one fits.
+    others = [w.value("sla_rep_workable_leads", rep=r, team="none", window="7d") for r in ("x-0", "x-1", "x-2")]
+    assert sorted(v for v in others if v is not None) == [1]
+    assert w.value("sla_rep_workable_leads", rep="other", team="none", window="7d") == 2
+    assert w.value("sla_rep_attempts", rep="other", team="none", window="7d") == 2
+
+
+def test_a_roster_change_of_team_shows_at_the_next_scrape():
+    from schemas.reps import RepRecord
+
+    w = Worker()
+    w.calendars.update_rep(RepRecord(rep_id="r-1", team="north"))
+    assert w.value("sla_rep_info", rep="r-1", team="north") == 1
+    assert w.value("sla_rep_info", rep="r-1", team="east") is None
+
+
+def test_the_exposition_passes_promtool():
+    promtool = shutil.which("promtool")
+    assert promtool, "promtool is installed by `make install` (Debian package prometheus)"
+    w = Worker()
+    w.lead(0, "r-1", date(2026, 12, 3), attempts=3)
+    w.index.set_open(0, "a", (NOW - 600, "r-1", NOW - 300))
+    check = subprocess.run([promtool, "check", "metrics"], input=generate_latest(w.registry), capture_output=True)
+    assert check.returncode == 0, check.stdout + check.stderr

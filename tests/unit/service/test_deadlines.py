@@ -1,0 +1,61 @@
+"""The deadline index keeps open clocks by owner and counts the overdue ones."""
+
+from stream.service.deadlines import DeadlineIndex
+
+
+def test_a_clock_counts_as_overdue_once_its_overdue_instant_has_passed():
+    index = DeadlineIndex()
+    index.set_open(0, "a", (100.0, "r-1", 400.0))
+    index.set_open(1, "b", (100.0, "r-1", 900.0))
+    index.set_open(1, "c", (100.0, None, 300.0))
+    assert index.overdue_by_rep(399.0) == {None: 1}
+    assert index.overdue_by_rep(400.0) == {None: 1, "r-1": 1}
+    assert index.overdue_by_rep(10_000.0) == {None: 1, "r-1": 2}
+
+
+def test_a_call_or_a_new_owner_takes_the_clock_out_of_its_old_owners_count():
+    index = DeadlineIndex()
+    index.set_open(0, "a", (100.0, "r-1", 400.0))
+    index.set_open(0, "b", (100.0, "r-1", 400.0))
+    assert index.overdue_by_rep(500.0) == {"r-1": 2}
+    index.set_open(0, "a", None)  # called
+    index.set_open(0, "b", (100.0, "r-2", 450.0))  # reassigned: remaining time on r-2's calendar
+    assert index.overdue_by_rep(500.0) == {"r-2": 1}
+    assert sorted(rep for rep, _, _ in index.open_by_rep()) == ["r-2"]
+
+
+def test_a_clock_waiting_for_business_hours_is_open_but_not_overdue():
+    index = DeadlineIndex()
+    friday_evening, monday_morning = 1_000.0, 1_000.0 + 2.5 * 86_400
+    index.set_open(0, "weekend", (friday_evening, "r-1", monday_morning))
+    assert index.open_clocks == 1
+    assert index.overdue_by_rep(friday_evening + 86_400) == {}
+
+
+def test_clocks_stored_without_an_overdue_instant_are_never_overdue():
+    index = DeadlineIndex()
+    index.set_open(0, "old", [100.0, "r-1"])  # a value written before overdue_at was kept
+    assert index.open_clocks == 1 and index.overdue_by_rep(1e12) == {}
+
+
+def test_dropping_partitions_forgets_their_clocks_and_keeps_the_others():
+    index = DeadlineIndex()
+    index.set_open(0, "a", (100.0, "r-1", 200.0))
+    index.set_open(1, "b", (100.0, "r-1", 200.0))
+    index.schedule(0, "a", 150.0)
+    index.schedule(1, "b", 150.0)
+    assert index.overdue_by_rep(300.0) == {"r-1": 2}
+    index.drop_partitions([1])
+    assert index.open_clocks == 1 and index.overdue_by_rep(300.0) == {"r-1": 1}
+    assert index.partitions() == [0] and index.pop_due(1, 1e9) == []
+    index.drop_partitions([0])
+    assert index.open_clocks == 0 and index.partitions() == []
+
+
+def test_stale_entries_of_closed_clocks_are_compacted():
+    index = DeadlineIndex()
+    for i in range(10_000):
+        index.set_open(0, "a", (float(i), "r-1", 1e9 + i))  # each change leaves an entry behind
+    assert len(index._not_overdue) < 10_000
+    index.set_open(0, "a", None)
+    assert index.overdue_by_rep(2e9) == {}
