@@ -4,11 +4,12 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test test-unit bench topics schemas clean kafka-start kafka-stop
+.PHONY: install dev test test-unit bench topics schemas clean kafka-start kafka-stop check-deploy
 
 install: $(STAMP)
 	@deploy/install-system.sh
 	@deploy/kafka/local.sh fetch
+	@deploy/prometheus/promtool.sh >/dev/null
 
 $(STAMP): pyproject.toml
 	@deploy/install-system.sh
@@ -31,6 +32,20 @@ bench: install
 
 schemas: install
 	$(PY) -m schemas
+
+# Prometheus config, rules and rule unit tests with Debian's promtool 2.42
+# (the integration tests' server) and the pinned 3.x (docker-compose.yml's),
+# then the Alertmanager config.
+check-deploy:
+	@deploy/install-system.sh
+	@set -e; promtool3=$$(deploy/prometheus/promtool.sh | tail -n1); \
+	for promtool in promtool "$$promtool3"; do \
+	  "$$promtool" --version | head -n1; \
+	  "$$promtool" check config deploy/prometheus/prometheus.yml; \
+	  "$$promtool" check rules deploy/prometheus/rules/*.yml; \
+	  (cd deploy/prometheus/tests && "$$promtool" test rules *.test.yml); \
+	done
+	amtool check-config deploy/alertmanager/alertmanager.yml
 
 kafka-start:
 	deploy/kafka/local.sh start

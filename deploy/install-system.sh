@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
 # Installs the system packages the project needs when they are missing:
-# Java 17+ and Maven (the local Kafka broker), Python venv support, and
-# Prometheus (promtool checks the metrics output and the alert rules).
+# Java 17+ and Maven (the local Kafka broker), Python venv support,
+# Prometheus (promtool checks the metrics output and the alert rules) and
+# Alertmanager (amtool checks deploy/alertmanager/alertmanager.yml).
 set -euo pipefail
 
 missing=()
 command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v promtool >/dev/null || missing+=(prometheus)
+command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
 command -v curl >/dev/null || missing+=(curl)
 python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
 
@@ -21,7 +23,12 @@ echo "install-system: installing ${missing[*]}" >&2
 export DEBIAN_FRONTEND=noninteractive
 "${sudo[@]}" apt-get update -qq
 "${sudo[@]}" apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-# Debian's prometheus package starts a server as a service; we only want its tools.
-if [[ " ${missing[*]} " == *" prometheus "* ]] && command -v systemctl >/dev/null; then
-  "${sudo[@]}" systemctl disable --now prometheus >/dev/null 2>&1 || true
+# Debian's prometheus packages start their servers as services; we only want
+# their tools (promtool, amtool).
+if command -v systemctl >/dev/null; then
+  for service in prometheus prometheus-alertmanager; do
+    if [[ " ${missing[*]} " == *" $service "* ]]; then
+      "${sudo[@]}" systemctl disable --now "$service" >/dev/null 2>&1 || true
+    fi
+  done
 fi

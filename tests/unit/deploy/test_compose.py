@@ -59,7 +59,7 @@ def host_path(container_path: str, service: dict) -> Path | None:
 
 
 def test_every_service_is_there(services):
-    assert {"kafka", "topics", "worker", "simulator", "prometheus", "grafana"} <= set(services)
+    assert {"kafka", "topics", "worker", "simulator", "prometheus", "alertmanager", "grafana"} <= set(services)
     assert services["simulator"]["profiles"] == ["demo"]
 
 
@@ -73,7 +73,14 @@ def test_images_are_pinned(services):
         assert repository and tag and tag != "latest" and "/" not in tag, f"{name}: {image} is not pinned"
         assert re.search(r"\d", tag), f"{name}: {image} is not pinned to a version"
     assert services["kafka"]["image"] == "apache/kafka:4.1.1"
-    assert services["prometheus"]["image"].startswith("prom/prometheus:v")
+    assert services["alertmanager"]["image"].startswith("prom/alertmanager:v")
+
+
+def test_prometheus_is_the_version_the_rule_tests_run_with():
+    # make test runs `promtool test rules` with the promtool deploy/prometheus/promtool.sh builds.
+    built = re.search(r"^PROM_VERSION=(\S+)$", (ROOT / "deploy/prometheus/promtool.sh").read_text(), re.M)
+    compose = yaml.safe_load(COMPOSE.read_text())["services"]["prometheus"]["image"]
+    assert built and compose == f"prom/prometheus:v{built.group(1)}"
 
 
 def test_every_referenced_file_exists(compose, services):
@@ -126,7 +133,10 @@ def test_services_start_in_order(services):
 
 def test_the_worker_serves_on_6066_with_a_health_check(services):
     worker = services["worker"]
-    assert "6066:6066" in worker["ports"]
+    # A range of host ports, so that `--scale worker=N` replicas do not collide.
+    (mapping,) = worker["ports"]
+    host, container = mapping.rsplit(":", 1)
+    assert container == "6066" and host.startswith("6066-")
     assert environment(worker).get("SLA_WEB_PORT", "6066") == "6066"
     assert any("/healthz" in part for part in worker["healthcheck"]["test"])
 
@@ -160,6 +170,42 @@ def test_promtool_accepts_the_prometheus_config():
         [promtool, "check", "config", str(PROMETHEUS)], capture_output=True, text=True, timeout=60
     )
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_worker_replicas_do_not_share_a_table_directory(services):
+    worker = services["worker"]
+    data_dir = environment(worker)["SLA_DATA_DIR"]
+    for volume in worker.get("volumes", []):
+        target = volume["target"] if isinstance(volume, dict) else volume.split(":")[1]
+        assert not PurePosixPath(data_dir).is_relative_to(target), f"{target} would be shared by every replica"
+
+
+def test_prometheus_loads_the_rules_and_sends_alerts_to_alertmanager(services):
+    config = yaml.safe_load(PROMETHEUS.read_text())
+    assert config["rule_files"], "no rule files"
+    for rule_file in config["rule_files"]:
+        in_container = PurePosixPath("/etc/prometheus") / rule_file
+        mounted = host_path(str(in_container), services["prometheus"])
+        assert mounted is not None and mounted.is_file(), rule_file
+    (manager,) = [t for am in config["alerting"]["alertmanagers"] for sc in am["static_configs"] for t in sc["targets"]]
+    name, port = manager.split(":")
+    assert name == "alertmanager" and f"{port}:{port}" in services["alertmanager"]["ports"]
+
+
+def test_alertmanager_runs_the_checked_config(services):
+    alertmanager = services["alertmanager"]
+    flag = next(a for a in alertmanager["command"] if a.startswith("--config.file="))
+    mounted = host_path(flag.split("=", 1)[1], alertmanager)
+    assert mounted is not None and mounted.resolve() == (ROOT / "deploy/alertmanager/alertmanager.yml").resolve()
+
+
+def test_grafana_provisions_the_dashboards(services):
+    grafana = services["grafana"]
+    providers = yaml.safe_load((ROOT / "deploy/grafana/provisioning/dashboards/sla.yml").read_text())["providers"]
+    for provider in providers:
+        folder = host_path(provider["options"]["path"], grafana)
+        assert folder is not None and folder.resolve() == (ROOT / "deploy/grafana/dashboards").resolve()
+        assert sorted(p.name for p in folder.glob("*.json")) == ["sla-service-health.json", "sla-wallboard.json"]
 
 
 def test_grafana_reads_prometheus(services):
