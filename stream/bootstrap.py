@@ -144,12 +144,14 @@ def create_context(settings: Settings, scorer: Scorer | None = None) -> Context:
 
 def create_app(settings: Settings) -> faust.App:
     from stream.adapters import agents, health, roster, segments, sweeper, web
+    from stream.adapters import notifier
 
     ctx = create_context(settings)
     agents.install(ctx)
     segments.install(ctx)
     roster.install(ctx)
     sweeper.install(ctx)
+    notifier.install(ctx)
     health.install(ctx)
     web.install(ctx)
     return ctx.app

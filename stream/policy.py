@@ -19,6 +19,9 @@ from schemas.reps import OutOfOffice, RepRecord
 from stream.domain.calendar import parse_working_hours
 
 Stage = Literal["warning", "breach", "escalation"]
+# What the notifier may post: the emitted stages, and retractions of them.
+NotifiedStage = Literal["warning", "breach", "escalation", "retracted"]
+BreachType = Literal["first_response", "attempt_cadence", "marketing_shortfall"]
 Weekday = Literal["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
 SegmentAttribute = Literal["source", "company_size_band", "persona", "industry", "country"]
 # TOML has native dates, but "2026-12-24" strings are accepted too.
@@ -98,6 +101,29 @@ class ScoringPolicy(_Section):
     default_content_weight: Annotated[float, Field(ge=0)] = 5
     fit_weight: Annotated[float, Field(ge=0, le=100)] = 50
     intent_weight: Annotated[float, Field(ge=0, le=100)] = 50
+
+
+class NotifierPolicy(_Section):
+    """``[notifier]``: post ``sla-breaches`` events to a webhook (docs/notifier.md).
+
+    Writing the section turns the notifier on (``enabled`` defaults to true
+    there); leaving it out, or ``enabled = false``, keeps it off. The URL is a
+    secret, so the policy names only the environment variable that holds it.
+    """
+
+    enabled: bool = True
+    url_env: Annotated[str, Field(pattern=r"^[A-Za-z_][A-Za-z0-9_]*$")] = "SLA_NOTIFIER_URL"
+    format: Literal["slack", "json"] = "slack"
+    stages: Annotated[list[NotifiedStage], Field(min_length=1)] = ["breach", "escalation"]
+    breach_types: Annotated[list[BreachType], Field(min_length=1)] = [
+        "first_response",
+        "attempt_cadence",
+        "marketing_shortfall",
+    ]
+    # Per POST, connecting included.
+    timeout_seconds: Annotated[float, Field(gt=0, le=300)] = 10
+    # Longest wait between two tries of one event (Retry-After included).
+    max_backoff_seconds: Annotated[float, Field(gt=0, le=3600)] = 60
 
 
 def _check_timezone(value: str | None) -> str | None:
@@ -182,6 +208,8 @@ class Policy(_Section):
     marketing: MarketingPolicy = MarketingPolicy()
     scoring: ScoringPolicy = ScoringPolicy()
     calendar: CalendarPolicy = CalendarPolicy()
+    # Off unless the file has a [notifier] section.
+    notifier: NotifierPolicy = NotifierPolicy(enabled=False)
     reps: list[RepPolicy] = []
 
     @model_validator(mode="after")

@@ -7,6 +7,7 @@ A bad setting or policy stops start-up with a message naming the key.
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 
 from stream.policy import PolicyError
@@ -21,12 +22,16 @@ def run_faust(argv: list[str]) -> int:
 
     from stream.adapters.topics import PartitionMismatch
     from stream.bootstrap import create_app
+    from stream.service.notifier import webhook_url
     from stream.service.scorer import load_segments
     from stream.settings import load_settings
 
     try:
         settings = load_settings()
         load_segments(settings.policy)  # a bad segments file stops start-up before anything else
+        if settings.policy.notifier.enabled:
+            # Only the worker posts: offline commands load the same policy without the URL.
+            webhook_url(settings.policy.notifier, os.environ)
     except PolicyError as exc:
         print(f"stream worker: invalid configuration:\n{exc}", file=sys.stderr)
         return 2

@@ -353,3 +353,84 @@ def test_parse_policy_names_its_origin():
 
 def test_policy_error_is_a_value_error():
     assert issubclass(PolicyError, ValueError)
+
+
+# -- [notifier] ---------------------------------------------------------------------------
+
+
+def test_the_notifier_is_off_without_its_section(tmp_path):
+    assert load_policy(None).notifier.enabled is False
+    assert load_policy(write(tmp_path, "[response]\ndeadline_seconds = 60\n")).notifier.enabled is False
+
+
+def test_a_notifier_section_turns_it_on_with_the_defaults(tmp_path):
+    notifier = load_policy(write(tmp_path, "[notifier]\n")).notifier
+    assert notifier.enabled is True
+    assert notifier.url_env == "SLA_NOTIFIER_URL"
+    assert notifier.format == "slack"
+    assert notifier.stages == ["breach", "escalation"]
+    assert notifier.breach_types == ["first_response", "attempt_cadence", "marketing_shortfall"]
+    assert notifier.timeout_seconds == 10
+    assert notifier.max_backoff_seconds == 60
+
+
+def test_the_spec_notifier_example_loads(tmp_path):
+    notifier = load_policy(
+        write(
+            tmp_path,
+            '[notifier]                   # optional: post breaches to a webhook\n'
+            'url_env = "SLA_NOTIFIER_URL" # the URL comes from this environment variable\n'
+            'format = "slack"             # or "json"\n'
+            'stages = ["breach", "escalation"]\n',
+        )
+    ).notifier
+    assert (notifier.enabled, notifier.url_env, notifier.format) == (True, "SLA_NOTIFIER_URL", "slack")
+
+
+def test_every_notifier_key(tmp_path):
+    notifier = load_policy(
+        write(
+            tmp_path,
+            '[notifier]\nurl_env = "TEAM_HOOK"\nformat = "json"\nstages = ["warning", "retracted"]\n'
+            'breach_types = ["attempt_cadence"]\ntimeout_seconds = 2.5\nmax_backoff_seconds = 30\n',
+        )
+    ).notifier
+    assert notifier.url_env == "TEAM_HOOK"
+    assert notifier.format == "json"
+    assert notifier.stages == ["warning", "retracted"]
+    assert notifier.breach_types == ["attempt_cadence"]
+    assert (notifier.timeout_seconds, notifier.max_backoff_seconds) == (2.5, 30)
+
+
+def test_enabled_false_keeps_the_settings_but_turns_the_notifier_off(tmp_path):
+    notifier = load_policy(write(tmp_path, '[notifier]\nenabled = false\nformat = "json"\n')).notifier
+    assert notifier.enabled is False and notifier.format == "json"
+
+
+@pytest.mark.skipif(not DEFAULT_POLICY.exists(), reason="no deploy/policy/default.toml")
+def test_the_shipped_policy_shows_the_notifier_with_its_defaults_but_off():
+    notifier = load_policy(DEFAULT_POLICY).notifier
+    assert notifier.enabled is False
+    assert notifier.model_dump(exclude={"enabled"}) == Policy().notifier.model_dump(exclude={"enabled"})
+
+
+NOTIFIER_INVALID = [
+    ("unknown-stage", '[notifier]\nstages = ["breach", "panic"]', "notifier.stages[1]"),
+    ("no-stages", "[notifier]\nstages = []", "notifier.stages"),
+    ("unknown-breach-type", '[notifier]\nbreach_types = ["late_lunch"]', "notifier.breach_types[0]"),
+    ("no-breach-types", "[notifier]\nbreach_types = []", "notifier.breach_types"),
+    ("unknown-format", '[notifier]\nformat = "teams"', "notifier.format"),
+    ("url-in-the-file", '[notifier]\nurl = "https://hooks.example.com/x"', "notifier.url"),
+    ("url-env-not-a-name", '[notifier]\nurl_env = "https://hooks.example.com/x"', "notifier.url_env"),
+    ("url-env-empty", '[notifier]\nurl_env = ""', "notifier.url_env"),
+    ("zero-timeout", "[notifier]\ntimeout_seconds = 0", "notifier.timeout_seconds"),
+    ("timeout-as-text", '[notifier]\ntimeout_seconds = "10"', "notifier.timeout_seconds"),
+    ("negative-backoff", "[notifier]\nmax_backoff_seconds = -1", "notifier.max_backoff_seconds"),
+    ("enabled-as-text", '[notifier]\nenabled = "yes"', "notifier.enabled"),
+    ("notifier-not-a-table", "notifier = true", "notifier"),
+]
+
+
+@pytest.mark.parametrize("text,key", [pytest.param(t, k, id=i) for i, t, k in NOTIFIER_INVALID])
+def test_invalid_notifier_section_is_refused_naming_the_key(text, key, tmp_path):
+    assert_names_key(refused(text + "\n", tmp_path), key)
