@@ -27,6 +27,12 @@ def register(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--speed", default="1", help="simulation speed-up (default 1 = real time)")
     parser.add_argument("--no-simulate", action="store_true", help="run Kafka and the worker only")
     parser.add_argument("--keep-kafka", action="store_true", help="leave the broker running on exit")
+    parser.add_argument(
+        "--prometheus-port",
+        type=int,
+        default=9090,
+        help="a local Prometheus with the project's rules and alerts on this port (default 9090; 0 = none)",
+    )
 
 
 def _kafka(command: str) -> subprocess.CompletedProcess:
@@ -51,6 +57,35 @@ def _stop(proc: subprocess.Popen | None) -> None:
         os.killpg(proc.pid, signal.SIGKILL)
 
 
+def _start_prometheus(port: int, settings):
+    """A local Prometheus scraping the dev worker, or None (not installed, port taken, or port 0)."""
+    import socket
+
+    from stream.cli.monitoring import LocalPrometheus, prometheus_config
+
+    if not port:
+        return None
+    with socket.socket() as probe:
+        if probe.connect_ex(("127.0.0.1", port)) == 0:
+            print(f"port {port} is taken: no local Prometheus (--prometheus-port picks another)", flush=True)
+            return None
+    workdir = Path(settings.data_dir) / "prometheus"
+    config = prometheus_config([f"127.0.0.1:{settings.web_port}"])
+    prometheus = LocalPrometheus(workdir, config, port)
+    if prometheus.binary is None:
+        print("prometheus is not installed (make install): no local Prometheus", flush=True)
+        return None
+    workdir.mkdir(parents=True, exist_ok=True)
+    prometheus.start(open(workdir / "prometheus.log", "ab"))
+    try:
+        prometheus.wait_ready()
+    except RuntimeError as exc:
+        print(f"local Prometheus did not start ({exc}); see {workdir / 'prometheus.log'}", flush=True)
+        prometheus.stop()
+        return None
+    return prometheus
+
+
 def run(args: argparse.Namespace) -> int:
     from stream.cli.common import load_settings_or_report
 
@@ -73,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     for name, status in asyncio.run(create_topics(settings)):
         print(f"  topic {name}: {status}")
 
-    worker = simulator = None
+    worker = simulator = prometheus = None
     base = f"http://127.0.0.1:{settings.web_port}"
     try:
         worker = subprocess.Popen(
@@ -85,6 +120,7 @@ def run(args: argparse.Namespace) -> int:
                 print("the worker exited", file=sys.stderr)
                 return 1
             time.sleep(0.5)
+        prometheus = _start_prometheus(args.prometheus_port, settings)
         if not args.no_simulate:
             simulator = subprocess.Popen(
                 [sys.executable, "-m", "stream", "simulate", "--rate", args.rate, "--speed", args.speed],
@@ -102,6 +138,11 @@ def run(args: argparse.Namespace) -> int:
                     f"reps       {base}/sla/reps",
                     f"lead       {base}/sla/leads/<lead_id>",
                     f"health     {base}/healthz  {base}/readyz",
+                    *(
+                        [f"prometheus {prometheus.url}/alerts  (rules and alerts of deploy/prometheus)"]
+                        if prometheus
+                        else []
+                    ),
                     "breaches   python -m stream tail",
                     "Ctrl-C stops everything.",
                     "",
@@ -117,6 +158,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         _stop(simulator)
+        if prometheus is not None:
+            prometheus.stop()
         _stop(worker)
         if not was_running and not args.keep_kafka:
             _kafka("stop")

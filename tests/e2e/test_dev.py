@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 
 import orjson
@@ -25,7 +26,7 @@ def get(url: str):
 
 
 def test_dev_runs_everything_and_ctrl_c_stops_it(kafka_bootstrap, tmp_path):
-    port = free_port()
+    port, prometheus_port = free_port(), free_port()
     prefix = unique_prefix()
     env = {
         **os.environ,
@@ -38,7 +39,10 @@ def test_dev_runs_everything_and_ctrl_c_stops_it(kafka_bootstrap, tmp_path):
     }
     log = open(tmp_path / "dev.log", "wb")
     proc = subprocess.Popen(
-        [sys.executable, "-m", "stream", "dev", "--rate", "120", "--speed", "20"],
+        [
+            sys.executable, "-m", "stream", "dev", "--rate", "120", "--speed", "20",
+            "--prometheus-port", str(prometheus_port),
+        ],
         env=env,
         cwd=ROOT,
         stdout=log,
@@ -60,6 +64,17 @@ def test_dev_runs_everything_and_ctrl_c_stops_it(kafka_bootstrap, tmp_path):
         status, body = get(f"{base}/sla/reps")
         assert status == 200 and orjson.loads(body)["complete"] is True
         assert get(f"{base}/wallboard")[0] == 200
+
+        # A local Prometheus with the project's rules scrapes the dev worker.
+        prometheus = f"http://127.0.0.1:{prometheus_port}"
+        assert f"{prometheus}/alerts" in text
+
+        def scraped():
+            query = urllib.parse.urlencode({"query": 'rep:sla_workable_leads:sum{window="mtd"}'})
+            status, body = get(f"{prometheus}/api/v1/query?{query}")
+            return status == 200 and orjson.loads(body)["data"]["result"]
+
+        wait_for(scraped, timeout=90, message="the local Prometheus to record the worker's series")
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
@@ -71,6 +86,7 @@ def test_dev_runs_everything_and_ctrl_c_stops_it(kafka_bootstrap, tmp_path):
     assert code == 0, (tmp_path / "dev.log").read_text()[-3000:]
     time.sleep(1)
     assert get(f"{base}/healthz")[0] is None  # the worker is gone
+    assert get(f"http://127.0.0.1:{prometheus_port}/-/healthy")[0] is None  # and Prometheus
     # The broker was already running (the test session's): dev leaves it alone.
     assert subprocess.run(
         [str(ROOT / "deploy/kafka/local.sh"), "status"], env={**os.environ, "KAFKA_LOCAL_PORT": str(TEST_KAFKA_PORT)}
