@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # Installs the system packages the project needs when they are missing:
 # Java 17+ and Maven (the local Kafka broker), Python venv support,
-# Prometheus (promtool checks the metrics output and the alert rules) and
-# Alertmanager (amtool checks deploy/alertmanager/alertmanager.yml).
+# Prometheus (promtool checks the metrics output and the alert rules),
+# Alertmanager (amtool checks deploy/alertmanager/alertmanager.yml) and
+# Chromium (headless browser tests of the HTML pages).
 set -euo pipefail
 
 missing=()
@@ -10,6 +11,8 @@ command -v java >/dev/null || missing+=(openjdk-17-jre-headless)
 command -v mvn >/dev/null || missing+=(maven)
 command -v promtool >/dev/null || missing+=(prometheus)
 command -v amtool >/dev/null || missing+=(prometheus-alertmanager)
+# Browser tests drive Debian's Chromium with Playwright (no browser download).
+command -v chromium >/dev/null || missing+=(chromium)
 command -v curl >/dev/null || missing+=(curl)
 python3 -c "import ensurepip, venv" 2>/dev/null || missing+=(python3-venv)
 
