@@ -80,8 +80,15 @@ def install(ctx) -> None:
         if outcome.state is not None:
             part = rep_table.contribution(outcome.state, ctx.clock())
             rep_table.replace(partition, envelope.get("r"), part)
+            detections = rep_table.detections(outcome.state)
+            rep_table.replace_detections(partition, envelope.get("e"), detections)
             leads[lead_id.encode()] = encode_lead(
-                partition, outcome.state, outcome.next_wakeup, outcome.open_clock, part.to_dict() if part else None
+                partition,
+                outcome.state,
+                outcome.next_wakeup,
+                outcome.open_clock,
+                part.to_dict() if part else None,
+                detections,
             )
         index.schedule(partition, lead_id, outcome.next_wakeup)
         index.set_open(partition, lead_id, outcome.open_clock)

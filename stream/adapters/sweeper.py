@@ -69,6 +69,7 @@ class Sweeper:
             clock = env.get("o")
             self.index.set_open(partition, lead_id, tuple(clock) if clock else None)
             self.ctx.rep_table.replace(partition, None, RepDay.from_dict(env["r"]) if env.get("r") else None)
+            self.ctx.rep_table.replace_detections(partition, None, env.get("e"))
             rebuilt += 1
         for p in actives:
             self.index.schedule(p, "", None)  # make every owned partition known

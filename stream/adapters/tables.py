@@ -3,8 +3,8 @@
 Values are orjson bytes of an envelope ``{"p": partition, "w": wakeup,
 "o": open clock, "s": state}``. The envelope lets the deadline index be
 rebuilt after a rebalance without re-deriving every lead. ``r`` is the
-lead's contribution to its rep's day bucket (the per-rep table is rebuilt
-from it). Every change is
+lead's contribution to its rep's day bucket and ``e`` its standing breach
+events by day of detection (the per-rep table is rebuilt from them). Every change is
 written back as a new value: mutating a stored value in place would write no
 changelog record.
 """
@@ -47,10 +47,18 @@ def lead_table(app: faust.App, settings: Settings, name: str = "leads") -> faust
 
 
 def encode(
-    partition: int, state: LeadState, wakeup: float | None, open_clock: Any, contribution: dict | None = None
+    partition: int,
+    state: LeadState,
+    wakeup: float | None,
+    open_clock: Any,
+    contribution: dict | None = None,
+    detections: list | None = None,
 ) -> bytes:
-    """``r``: the lead's current contribution to its rep's day bucket."""
-    return orjson.dumps({"p": partition, "w": wakeup, "o": open_clock, "r": contribution, "s": state.to_dict()})
+    """``r``: the lead's current contribution to its rep's day bucket; ``e``:
+    its standing breach events by rep and day of detection."""
+    return orjson.dumps(
+        {"p": partition, "w": wakeup, "o": open_clock, "r": contribution, "e": detections, "s": state.to_dict()}
+    )
 
 
 def decode(raw: bytes | None) -> tuple[dict[str, Any], LeadState | None]:

@@ -7,13 +7,14 @@ from __future__ import annotations
 import asyncio
 import html
 import logging
+from datetime import datetime, timedelta, timezone
 
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
 
 from stream.adapters.health import is_ready
 from stream.adapters.tables import decode as decode_lead
-from stream.domain.rep_stats import RepDay
+from stream.domain.rep_stats import RepDay, local_day, rep_calendar
 
 log = logging.getLogger(__name__)
 
@@ -26,7 +27,14 @@ def local_part(ctx) -> dict:
         {"rep": rep or "unassigned", "open": count, "oldest_started_at": started}
         for rep, count, started in ctx.index.open_by_rep()
     ]
-    return {"buckets": buckets, "open_clocks": open_clocks, "partitions": sorted(sweeper.active)}
+    # Breach events detected since yesterday (UTC): "today" in any rep's zone.
+    since = datetime.fromtimestamp(ctx.clock(), tz=timezone.utc).date() - timedelta(days=1)
+    return {
+        "buckets": buckets,
+        "open_clocks": open_clocks,
+        "detected": ctx.rep_table.detected_since(since),
+        "partitions": sorted(sweeper.active),
+    }
 
 
 async def group_parts(ctx) -> tuple[list[dict], list[str]]:
@@ -74,6 +82,15 @@ async def group_report(ctx) -> dict:
         rep: {"open": v["open"], "oldest_seconds": max(0.0, now - v["oldest_started_at"])}
         for rep, v in sorted(open_by_rep.items())
     }
+    today: dict[str, dict[str, dict[str, int]]] = {}
+    for part in parts:
+        for rep, day, breach_type, stage, n in part.get("detected", ()):
+            zone = rep_calendar(ctx.calendars.calendar_for, rep).zone
+            if day == local_day(now, zone).isoformat():
+                stages = today.setdefault(rep, {}).setdefault(breach_type, {})
+                stages[stage] = stages.get(stage, 0) + n
+    # Standing breach events (retractions taken off) detected on the rep's local today.
+    report["breaches_today"] = dict(sorted(today.items()))
     report["complete"] = not missing
     report["missing_workers"] = missing
     return report

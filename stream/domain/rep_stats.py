@@ -109,7 +109,8 @@ class LeadRules(Protocol):
     def sla_time(self, state: Any) -> _Time: ...
 
 
-def _instant(value: Any) -> float:
+def instant(value: Any) -> float:
+    """Epoch seconds of a number or an RFC 3339 text."""
     if isinstance(value, (int, float)):
         return float(value)
     return datetime.fromisoformat(str(value).replace("Z", "+00:00")).timestamp()
@@ -131,7 +132,7 @@ def standing_breaches(values: Iterable[Mapping[str, Any]]) -> dict[str, list[Bre
         if event_id in retracted:
             continue
         out.setdefault(value["lead_id"], []).append(
-            BreachFact(value["breach_type"], value["stage"], _instant(value["deadline"]))
+            BreachFact(value["breach_type"], value["stage"], instant(value["deadline"]))
         )
     return out
 

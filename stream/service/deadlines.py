@@ -134,6 +134,12 @@ class DeadlineIndex:
             if heap:
                 yield rep, count, heap[0][0]
 
+    def oldest_open(self, limit: int) -> list[tuple[str, int, OpenClock]]:
+        """The ``limit`` open clocks that started first: (lead, partition, clock),
+        oldest first. Costs O(open clocks): for pages, not for every event."""
+        oldest = heapq.nsmallest(limit, self._open.items(), key=lambda item: (item[1][0], item[0]))
+        return [(lead_id, self._open_partition[lead_id], clock) for lead_id, clock in oldest]
+
     def overdue_by_rep(self, now: float) -> dict[str | None, int]:
         """Open clocks past their overdue instant at ``now``, by owner."""
         heap = self._not_overdue

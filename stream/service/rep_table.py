@@ -12,15 +12,19 @@ when the lead is next evaluated (the sweeper's tick at the breach stage).
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
 from datetime import date, timedelta
 from typing import Any
 
 from stream.domain.lead import LeadState
 from stream.domain.rep_stats import (
+    UNASSIGNED,
     RepDay,
     RepReport,
+    instant,
     lead_day,
+    local_day,
     rep_calendar,
     rep_report,
     standing_breaches,
@@ -61,6 +65,8 @@ class RepTable:
         self._buckets: dict[tuple[int, str, str], RepDay] = {}
         # rep -> local day -> COUNTS summed over partitions: what the metrics read
         self._counts: dict[str, dict[date, list[int]]] = {}
+        # (partition, rep, local day of detection) -> (breach_type, stage) -> standing breach events
+        self._detected: dict[tuple[int, str, date], Counter[tuple[str, str]]] = {}
 
     def contribution(self, state: LeadState, now: float) -> RepDay | None:
         sent = [s["value"] for s in state.emitted.values() if not s.get(RETRACTED)]
@@ -69,6 +75,43 @@ class RepTable:
         if lead is None:
             return None
         return lead_day(lead, now, rep_calendar(self.calendars.calendar_for, lead.rep).zone)
+
+    def detections(self, state: LeadState) -> list[list[str]]:
+        """The lead's standing breach events as ``[rep, local day of detection,
+        breach_type, stage]``: the owner at detection (or ``unassigned``), on
+        that rep's calendar. JSON types, stored with the lead."""
+        out = []
+        for sent in state.emitted.values():
+            if sent.get(RETRACTED):
+                continue
+            value = sent["value"]
+            rep = value.get("rep_id") or UNASSIGNED
+            zone = rep_calendar(self.calendars.calendar_for, rep).zone
+            day = local_day(instant(value["detected_at"]), zone)
+            out.append([rep, day.isoformat(), value["breach_type"], value["stage"]])
+        return sorted(out)
+
+    def replace_detections(self, partition: int, old: list | None, new: list | None) -> None:
+        """Swap one lead's old standing breach events (as stored) for its new ones."""
+        if old == new:
+            return
+        for items, sign in ((old or (), -1), (new or (), +1)):
+            for rep, day, breach_type, stage in items:
+                key = (partition, rep, date.fromisoformat(day))
+                counts = self._detected.setdefault(key, Counter())
+                counts[(breach_type, stage)] += sign
+                if not +counts:
+                    del self._detected[key]
+
+    def detected_since(self, first: date) -> list[list]:
+        """``[rep, day, breach_type, stage, count]`` of this worker's partitions
+        for local days from ``first`` on (a day or two: what a wallboard shows)."""
+        merged: Counter[tuple[str, str, str, str]] = Counter()
+        for (_, rep, day), counts in self._detected.items():
+            if day >= first:
+                for (breach_type, stage), n in counts.items():
+                    merged[(rep, day.isoformat(), breach_type, stage)] += n
+        return [[*key, n] for key, n in sorted(merged.items()) if n]
 
     def replace(self, partition: int, old: dict[str, Any] | None, new: RepDay | None) -> None:
         """Swap one lead's old contribution (as stored) for its new one."""
@@ -103,12 +146,15 @@ class RepTable:
     def clear(self) -> None:
         self._buckets.clear()
         self._counts.clear()
+        self._detected.clear()
 
     def drop_partitions(self, partitions: Iterable[int]) -> None:
         """Forget the buckets of ``partitions`` (revoked: another worker owns them now)."""
         gone = set(partitions)
         for key in [k for k in self._buckets if k[0] in gone]:
             self._add(key[0], self._buckets[key], -1)
+        for key in [k for k in self._detected if k[0] in gone]:
+            del self._detected[key]
 
     def reps(self) -> list[str]:
         """Reps with a bucket on this worker."""

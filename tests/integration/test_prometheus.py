@@ -158,6 +158,8 @@ def test_rules_alerts_and_dashboards_evaluate_on_real_data(stack, kafka_bootstra
     workers, prometheus = stack
     produce(kafka_bootstrap, traffic(workers[0].topic))
     report = settled(workers)
+    today = report["breaches_today"]
+    assert today["r-1"]["first_response"]["breach"] == 2 and today["r-2"]["first_response"]["breach"] == 9
 
     # Prometheus loaded every rule file without error.
     loaded = prometheus.rules()

@@ -59,3 +59,14 @@ def test_stale_entries_of_closed_clocks_are_compacted():
     assert len(index._not_overdue) < 10_000
     index.set_open(0, "a", None)
     assert index.overdue_by_rep(2e9) == {}
+
+
+def test_the_oldest_open_clocks_come_first():
+    index = DeadlineIndex()
+    index.set_open(0, "b", (200.0, "r-1", 500.0))
+    index.set_open(1, "a", (100.0, None, 400.0))
+    index.set_open(1, "c", (300.0, "r-2", 600.0))
+    index.set_open(0, "d", (50.0, "r-2", 350.0))
+    index.set_open(0, "d", None)  # called
+    assert [(lead, p) for lead, p, _ in index.oldest_open(2)] == [("a", 1), ("b", 0)]
+    assert index.oldest_open(10)[-1] == ("c", 1, (300.0, "r-2", 600.0))

@@ -61,3 +61,35 @@ def test_dropping_a_partition_removes_its_share_of_every_window():
     assert [(b.rep, b.attempts) for b in t.local_buckets()] == [("r-1", 1)]
     t.drop_partitions([0])
     assert t.reps() == [] and t.local_buckets() == []
+
+
+def test_standing_breach_events_count_on_the_day_they_were_detected_in_the_reps_zone():
+    from stream.domain.lead import LeadState
+
+    t = table()  # the default calendar: America/New_York
+    state = LeadState(lead_id="L")
+
+    def sent(event_id: str, detected_at: str, stage: str, rep: str | None = "r-1", retracted: bool = False):
+        value = {"event_id": event_id, "breach_type": "first_response", "stage": stage, "rep_id": rep,
+                 "detected_at": detected_at}
+        state.emitted[event_id] = {"value": value, "retracted": retracted}
+
+    sent("w", "2026-12-02T03:00:00Z", "warning")  # Dec 1, 22:00 in New York
+    sent("b", "2026-12-02T14:00:00Z", "breach")
+    sent("x", "2026-12-02T15:00:00Z", "escalation", retracted=True)
+    sent("u", "2026-12-02T14:00:00Z", "breach", rep=None)
+    detections = t.detections(state)
+    assert detections == [
+        ["r-1", "2026-12-01", "first_response", "warning"],
+        ["r-1", "2026-12-02", "first_response", "breach"],
+        ["unassigned", "2026-12-02", "first_response", "breach"],
+    ]
+    t.replace_detections(0, None, detections)
+    t.replace_detections(1, None, detections[1:2])
+    assert t.detected_since(date(2026, 12, 2)) == [
+        ["r-1", "2026-12-02", "first_response", "breach", 2],
+        ["unassigned", "2026-12-02", "first_response", "breach", 1],
+    ]
+    t.replace_detections(0, detections, detections[:1])  # the breach got retracted
+    t.drop_partitions([1])
+    assert t.detected_since(date(2026, 12, 1)) == [["r-1", "2026-12-01", "first_response", "warning", 1]]
