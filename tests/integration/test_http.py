@@ -50,7 +50,9 @@ def test_rep_table_wallboard_and_metrics(start_workers, kafka_bootstrap):
     records = []
     for i in range(12):
         owner = "r-1" if i % 3 else "r-2"
-        records.append((w1.topic("lead-created"), f"H{i}", ev.lead(f"H{i}", ev.later(t0, -120), owner=owner)))
+        records.append(
+            (w1.topic("lead-created"), f"H{i}", ev.lead(f"H{i}", ev.later(t0, -120), owner=owner, email=f"h{i}@x.test"))
+        )
         if i % 2:
             records.append((w1.topic("call-attempt"), f"H{i}", ev.call(f"H{i}", ev.later(t0, -60), outcome="connected")))
     produce(kafka_bootstrap, records)
@@ -67,6 +69,15 @@ def test_rep_table_wallboard_and_metrics(start_workers, kafka_bootstrap):
     assert a["windows"]["7d"]["total"]["connect_rate"] == 0.5
     assert a["windows"]["7d"]["total"]["first_response_within_sla_ratio"] == 1.0
     assert sum(v["open"] for v in a["uncontacted"].values()) == 6
+    # The uncontacted leads themselves, oldest first, with no personal data.
+    waiting = a["uncontacted_leads"]
+    assert sorted(lead["lead_id"] for lead in waiting) == [f"H{i}" for i in (0, 10, 2, 4, 6, 8)]
+    assert all(lead["rep"] in ("r-1", "r-2") and lead["due_in_seconds"] > 0 for lead in waiting)
+    assert b"@x.test" not in orjson.dumps(a)
+    status, body = w2.get("/sla/reps/buckets")
+    merged = orjson.loads(body)
+    assert status == 200 and merged["complete"]
+    assert sum(b["workable_leads"] for b in merged["buckets"]) == 12
     targets = {m["rep"]: m["target"] for m in a["marketing"]["reps"]}
     assert targets["r-1"] == 10
 
@@ -98,7 +109,7 @@ def test_rep_table_wallboard_and_metrics(start_workers, kafka_bootstrap):
     assert shares("sla_marketing_target", rep="r-1") == [10, 10]
 
     status, page = w2.get("/wallboard")
-    assert status == 200 and b"<table>" in page and b"r-1" in page
+    assert status == 200 and b"<table>" in page and b"r-1" in page and b"@x.test" not in page
 
     table = subprocess.run(
         [sys.executable, "-m", "stream", "reps", "--url", w1.url(""), "--window", "7d"],
