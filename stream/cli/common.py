@@ -33,3 +33,31 @@ def load_settings_or_report():
     except PolicyError as exc:
         print(exc, file=sys.stderr)
         return None
+
+
+async def read_to_end(settings, topic: str):
+    """Every record ``topic`` holds now, partition by partition in offset
+    order, with a plain consumer (no group, nothing committed); nothing when
+    the topic does not exist. Records written meanwhile are not waited for."""
+    import asyncio
+
+    from stream.adapters.kafka import consumer
+
+    client = consumer(settings, group_id=None, enable_auto_commit=False, auto_offset_reset="earliest")
+    await client.start()
+    try:
+        if topic not in await client.topics():
+            return
+        client.subscribe([topic])  # without a group: every partition
+        while not client.assignment():
+            await asyncio.sleep(0.1)
+        tps = list(client.assignment())
+        await client.seek_to_beginning(*tps)
+        ends = await client.end_offsets(tps)
+        while [tp for tp in tps if await client.position(tp) < ends[tp]]:
+            for tp, records in (await client.getmany(timeout_ms=500)).items():
+                for record in records:
+                    if record.offset < ends[tp]:
+                        yield record
+    finally:
+        await client.stop()

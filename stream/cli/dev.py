@@ -3,28 +3,51 @@
 Starts (or reuses) the local Kafka broker, creates the topics, runs a worker
 and the simulator, prints the URLs, and stops everything on Ctrl-C (the
 broker too, when this command started it).
+
+The simulated floor works round the clock (the ``follow-the-sun`` roster), so
+calls happen whatever the hour. Its reps' targets follow the traffic, so a
+month of it paces near 100%; a fresh run starts the month with what it has
+published so far. ``--backfill`` first replays the month so far (at
+real-time speed only), so that month-to-date figures and pacing look like a
+month's work at once; the worker then detects that history's breaches
+today. That timeline's seed is the month's, and the instant dev stopped is
+kept in the data directory: a second run in the same month resumes it
+instead of adding a second month.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import json
 import os
 import signal
 import subprocess
 import sys
 import time
 import urllib.request
+import zlib
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
+
+from schemas.types import format_timestamp
 
 ROOT = Path(__file__).resolve().parents[2]
 LOCAL_KAFKA = ROOT / "deploy" / "kafka" / "local.sh"
 DEV_POLICY = ROOT / "deploy" / "policy" / "dev.toml"
+# Leads of the month so far replayed at most: a whole month at the default
+# rate, a few minutes of catching up for the worker.
+BACKFILL_MAX_LEADS = 50_000
 
 
 def register(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--rate", default="6", help="simulated leads per minute (default 6)")
+    parser.add_argument("--rate", default="1", help="simulated leads per minute (default 1)")
     parser.add_argument("--speed", default="1", help="simulation speed-up (default 1 = real time)")
+    parser.add_argument(
+        "--backfill",
+        action="store_true",
+        help="replay the simulated month so far first (a few minutes of catching up; speed 1 only)",
+    )
     parser.add_argument("--no-simulate", action="store_true", help="run Kafka and the worker only")
     parser.add_argument("--keep-kafka", action="store_true", help="leave the broker running on exit")
     parser.add_argument(
@@ -33,6 +56,52 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=9090,
         help="a local Prometheus with the project's rules and alerts on this port (default 9090; 0 = none)",
     )
+
+
+def simulator_args(args: argparse.Namespace, settings, now: datetime) -> tuple[list[str], dict | None]:
+    """The simulator's arguments, and the timeline to record when it stops
+    (None: nothing to resume later)."""
+    command = ["--rate", args.rate, "--speed", args.speed, "--roster", "follow-the-sun"]
+    if not args.backfill or float(args.speed) != 1:
+        return command, None  # a compressed timeline cannot replay the past
+    # Each rep's month to date is its local month: start where the earliest
+    # one begins, the 1st of the month at UTC-12 read at 00:00 in UTC+14.
+    west = now - timedelta(hours=12)
+    month = west.strftime("%Y-%m")
+    start = datetime(west.year, west.month, 1, tzinfo=UTC) - timedelta(hours=14)
+    timeline = {
+        "month": month,
+        "seed": zlib.crc32(f"dev {month} {args.rate}".encode()),
+        "start": format_timestamp(start),
+        "topics": f"{settings.kafka_bootstrap} {settings.topic_prefix}",
+    }
+    command += ["--seed", str(timeline["seed"]), "--start", timeline["start"]]
+    # The timeline always starts on the 1st (so that a second run can resume
+    # it); at a high rate only its last BACKFILL_MAX_LEADS leads are published.
+    skip = now - timedelta(minutes=BACKFILL_MAX_LEADS / float(args.rate))
+    saved = _saved_timeline(settings)
+    if saved and {k: saved.get(k) for k in timeline} == timeline and saved.get("stopped_at"):
+        skip = max(skip, datetime.fromisoformat(saved["stopped_at"]))
+    if skip > start:
+        command += ["--skip-before", format_timestamp(skip)]
+    return command, timeline
+
+
+def _timeline_file(settings) -> Path:
+    return Path(settings.data_dir) / "dev-simulation.json"
+
+
+def _saved_timeline(settings) -> dict | None:
+    try:
+        return json.loads(_timeline_file(settings).read_text())
+    except (OSError, ValueError):
+        return None
+
+
+def _save_timeline(settings, timeline: dict) -> None:
+    path = _timeline_file(settings)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({**timeline, "stopped_at": format_timestamp(datetime.now(UTC))}))
 
 
 def _kafka(command: str) -> subprocess.CompletedProcess:
@@ -108,7 +177,7 @@ def run(args: argparse.Namespace) -> int:
     for name, status in asyncio.run(create_topics(settings)):
         print(f"  topic {name}: {status}")
 
-    worker = simulator = prometheus = None
+    worker = simulator = prometheus = timeline = None
     base = f"http://127.0.0.1:{settings.web_port}"
     try:
         worker = subprocess.Popen(
@@ -122,10 +191,9 @@ def run(args: argparse.Namespace) -> int:
             time.sleep(0.5)
         prometheus = _start_prometheus(args.prometheus_port, settings)
         if not args.no_simulate:
+            command, timeline = simulator_args(args, settings, datetime.now(UTC))
             simulator = subprocess.Popen(
-                [sys.executable, "-m", "stream", "simulate", "--rate", args.rate, "--speed", args.speed],
-                env=env,
-                start_new_session=True,
+                [sys.executable, "-m", "stream", "simulate", *command], env=env, start_new_session=True
             )
         print(
             "\n".join(
@@ -158,6 +226,8 @@ def run(args: argparse.Namespace) -> int:
         return 0
     finally:
         _stop(simulator)
+        if simulator is not None and timeline is not None:
+            _save_timeline(settings, timeline)
         if prometheus is not None:
             prometheus.stop()
         _stop(worker)

@@ -23,7 +23,7 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from schemas.types import format_timestamp, parse_timestamp
-from stream.service.simulation import REPS_TOPIC, Simulation, to_history_lines
+from stream.service.simulation import REPS_TOPIC, ROSTERS, Simulation, to_history_lines
 
 # Unacknowledged sends allowed before waiting for the broker.
 _MAX_IN_FLIGHT = 2000
@@ -35,6 +35,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     add("--rate", type=_positive, default=2.0, metavar="N", help="leads per minute (default 2)")
     add("--speed", type=_positive, default=1.0, metavar="N", help="N times faster than real time (default 1)")
     add("--reps", type=int, default=6, metavar="N", help="reps in the roster (default 6)")
+    add(
+        "--roster",
+        choices=ROSTERS,
+        default="office",
+        help="office: weekday office hours in North America and Europe (default); follow-the-sun: "
+        "12-hour shifts every day round the globe, so that calls happen at any hour",
+    )
     add("--duration", type=_positive, default=None, metavar="SECONDS", help="stop after this long")
     parser.add_argument(
         "--count", type=int, default=None, metavar="N", help="create N leads, publish their events, then stop"
@@ -45,6 +52,13 @@ def register(parser: argparse.ArgumentParser) -> None:
         default=None,
         metavar="TIMESTAMP",
         help="RFC 3339 start of the simulated timeline (default: now, or --days ago with --history-out)",
+    )
+    parser.add_argument(
+        "--skip-before",
+        type=_timestamp,
+        default=None,
+        metavar="TIMESTAMP",
+        help="publish only the events due at or after this instant (resume a timeline already partly published)",
     )
     parser.add_argument(
         "--no-wait",
@@ -89,13 +103,17 @@ def run(args: argparse.Namespace) -> int:
     # aiokafka logs "topic not found" as an error while the broker auto-creates a topic.
     logging.getLogger("aiokafka.cluster").setLevel(logging.CRITICAL)
     start = args.start or datetime.now(UTC)
-    sim = Simulation(seed, start, reps=args.reps, leads_per_minute=args.rate, speed=args.speed)
+    sim = Simulation(
+        seed, start, reps=args.reps, leads_per_minute=args.rate, speed=args.speed, roster=args.roster
+    )
     until = start + timedelta(seconds=args.duration) if args.duration else None
     console.print(
         f"simulating from {format_timestamp(sim.start)} with seed {seed}: {args.rate:g} leads/min, "
-        f"speed {args.speed:g}x, {len(sim.reps)} reps -> {settings.kafka_bootstrap} "
+        f"speed {args.speed:g}x, {len(sim.reps)} reps ({args.roster}) -> {settings.kafka_bootstrap} "
         f"(topic prefix {settings.topic_prefix!r})"
     )
+    if start < datetime.now(UTC) - timedelta(minutes=1) and not args.no_wait:
+        console.print("events before now are published at once (catching up), then in real time")
     counts: Counter[str] = Counter()
     try:
         asyncio.run(_publish(settings, sim, args, until, counts, console))
@@ -134,6 +152,8 @@ async def _publish(settings, sim: Simulation, args, until, counts: Counter[str],
         with console.status("starting...") as status:
             last_update = 0.0
             for item in sim.events(leads=args.count, until=until):
+                if args.skip_before is not None and item.publish_at < args.skip_before:
+                    continue  # published by an earlier run of the same timeline
                 if not args.no_wait:
                     wait_seconds = (item.publish_at - datetime.now(UTC)).total_seconds()
                     if wait_seconds > 0:
@@ -186,7 +206,7 @@ def _write_history(args, seed: int, console) -> int:
     days = timedelta(days=args.days)
     start = args.start or _second(datetime.now(UTC) - days)
     until = start + days
-    sim = Simulation(seed, start, reps=args.reps, leads_per_minute=args.rate)
+    sim = Simulation(seed, start, reps=args.reps, leads_per_minute=args.rate, roster=args.roster)
     target = str(args.history_out)
     console.print(
         f"writing {args.days:g} days of history from {format_timestamp(sim.start)} with seed {seed} "

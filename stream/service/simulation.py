@@ -19,6 +19,11 @@ What it models, per lead:
   office, and the odd territory fix;
 * ``opportunity-created`` for some connected leads, likelier in good segments,
   so that ``analyze`` finds profitable and unprofitable segments;
+* a roster (``reps`` topic) of six reps by default: ``office`` hours on
+  weekdays in North America and Europe, or ``follow-the-sun`` 12-hour shifts
+  every day round the globe (leads then go to a rep at work), with monthly
+  workable-lead targets set from the traffic itself, so that pacing reads
+  around 100% over a month of it;
 * the faults a real pipeline sees: a few duplicates (an event re-sent with the
   same ``event_id``), late call attempts (published minutes to hours after
   their ``occurred_at``) and leads whose ``lead-created`` arrives after their
@@ -39,8 +44,9 @@ import itertools
 import math
 import random
 import uuid
+from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time, timedelta
 from functools import cached_property
 from typing import Any, NamedTuple
@@ -66,6 +72,9 @@ DUPLICATE_SHARE = 0.01  # of all events
 LATE_CALL_SHARE = 0.03  # of call attempts
 LATE_LEAD_SHARE = 0.02  # of lead-created events
 UNOWNED_SHARE = 0.12  # of leads
+# A high-intent download from a lead already called starts a new SLA clock:
+# the share of those the rep calls back (the rest stay uncontacted).
+REENGAGE_CALLED = 0.95
 
 
 class Scheduled(NamedTuple):
@@ -130,7 +139,8 @@ class SimRep:
             "working_days": list(self.working_days),
             "monthly_workable_target": self.monthly_workable_target,
         }
-        if self.holidays_country:
+        if self.holidays_country is not None:
+            # "" is an explicit "no public holidays"; None leaves it to the policy
             value["holidays_country"] = self.holidays_country
         if self.out_of_office:
             value["out_of_office"] = [
@@ -141,6 +151,11 @@ class SimRep:
 
     def is_out_of_office(self, at: datetime) -> bool:
         return any(a <= at < b for a, b in self.out_of_office)
+
+    def at_work(self, at: datetime) -> bool:
+        """True when ``at`` falls in this rep's working time."""
+        start, _ = next(self.working_intervals(at), (None, None))
+        return start == at
 
     def working_intervals(self, after: datetime) -> Iterator[tuple[datetime, datetime]]:
         """The rep's working time from ``after`` on, as UTC-comparable (start, end) pairs."""
@@ -182,6 +197,14 @@ class SimRep:
         return None
 
 
+def _two_figures(value: float) -> int:
+    """``value`` rounded to two significant figures, as people set targets."""
+    if value < 10:
+        return max(1, round(value))
+    scale = 10 ** (len(str(int(value))) - 2)
+    return int(round(value / scale) * scale)
+
+
 def _seconds_of_day(text: str) -> int:
     hours, minutes = text.split(":")
     return int(hours) * 3600 + int(minutes) * 60
@@ -203,6 +226,25 @@ _REP_TEMPLATES = (
     ("emea", "Europe/London", "GB", "09:00-17:00"),
     ("apac", "Australia/Sydney", "AU", "09:00-17:00"),
 )
+# The round-the-clock floor of `dev`: 12-hour shifts, seven days a week, no
+# public holidays, in zones whose shifts overlap so that, whatever the hour,
+# someone is at work (the first three already cover the whole day).
+_FOLLOW_THE_SUN = (
+    ("apac", "Australia/Sydney", "08:00-20:00"),
+    ("emea", "Europe/Berlin", "08:00-20:00"),
+    ("na-east", "America/New_York", "08:00-20:00"),
+    ("apac", "Asia/Singapore", "08:00-20:00"),
+    ("emea", "Europe/London", "08:00-20:00"),
+    ("na-west", "America/Los_Angeles", "08:00-20:00"),
+)
+ROSTERS = ("office", "follow-the-sun")
+
+# Workable share of simulated leads under the default scoring (threshold 50,
+# no segment table): about 0.43 measured by `backtest` over simulated weeks.
+WORKABLE_SHARE = 0.43
+MINUTES_PER_MONTH = 30.44 * 24 * 60
+# Leads drawn to estimate each rep's share of the traffic (for its target).
+_SHARE_SAMPLES = 3000
 
 # Lead countries (weight) and the team whose territory they are.
 _COUNTRIES = (
@@ -287,14 +329,26 @@ _COMPANY_PARTS = (
 )
 
 
-def default_reps(count: int, start: datetime, rng: random.Random) -> list[SimRep]:
+def default_reps(count: int, start: datetime, rng: random.Random, roster: str = "office") -> list[SimRep]:
     """``count`` reps cycling through the teams and time zones; the second rep
-    is out of office for two local days from the start's next day."""
+    is out of office for two local days from the start's next day.
+
+    ``office``: weekday office hours in North America and Europe (and Sydney
+    from the seventh rep on); ``follow-the-sun``: 12-hour shifts, every day,
+    round the globe. Targets are placeholders until ``Simulation`` sets them
+    from the traffic."""
     if count < 1:
         raise ValueError("a roster needs at least one rep")
+    if roster not in ROSTERS:
+        raise ValueError(f"unknown roster {roster!r} (known: {', '.join(ROSTERS)})")
     reps = []
     for i in range(count):
-        team, tz, country, hours = _REP_TEMPLATES[i % len(_REP_TEMPLATES)]
+        if roster == "office":
+            team, tz, country, hours = _REP_TEMPLATES[i % len(_REP_TEMPLATES)]
+            days = _WEEKDAYS[:5]
+        else:
+            team, tz, hours = _FOLLOW_THE_SUN[i % len(_FOLLOW_THE_SUN)]
+            country, days = "", _WEEKDAYS
         ooo: tuple[tuple[datetime, datetime], ...] = ()
         if i == 1:
             day = start.astimezone(ZoneInfo(tz)).date() + timedelta(days=1)
@@ -305,8 +359,8 @@ def default_reps(count: int, start: datetime, rng: random.Random) -> list[SimRep
                 team=team,
                 timezone=tz,
                 working_hours=hours,
+                working_days=days,
                 holidays_country=country,
-                monthly_workable_target=rng.choice((60, 80, 100, 120)),
                 out_of_office=ooo,
                 fast_share=round(rng.uniform(0.45, 0.85), 2),
                 mean_attempts=round(rng.uniform(3.0, 7.0), 1),
@@ -344,7 +398,8 @@ class Simulation:
     >>> for publish_at, topic, key, value in sim.events(leads=10): ...
 
     ``leads_per_minute`` is the mean arrival rate on the simulated timeline
-    (Poisson arrivals); ``speed`` compresses that timeline (see the module doc).
+    (Poisson arrivals); ``speed`` compresses that timeline (see the module doc);
+    ``roster`` (with a number of ``reps``) is ``office`` or ``follow-the-sun``.
     The same seed, start and parameters always give the same events.
     """
 
@@ -355,6 +410,7 @@ class Simulation:
         reps: int | Sequence[SimRep] = 6,
         leads_per_minute: float = 2.0,
         speed: float = 1.0,
+        roster: str = "office",
     ) -> None:
         if start.tzinfo is None or start.utcoffset() is None:
             raise ValueError("start must carry a time zone")
@@ -368,12 +424,48 @@ class Simulation:
         self.speed = speed
         setup = random.Random(f"{seed}:setup")
         self.run_tag = f"{setup.getrandbits(24):06x}"
-        self.reps = list(reps) if not isinstance(reps, int) else default_reps(reps, self.start, setup)
+        # A round-the-clock floor hands a lead to a rep at work, preferring its territory.
+        self.route_to_reps_at_work = roster == "follow-the-sun"
+        if isinstance(reps, int):
+            self.reps = default_reps(reps, self.start, setup, roster)
+            self.reps = self._with_traffic_targets(setup)
+        else:
+            self.reps = list(reps)
         if not self.reps:
             raise ValueError("a roster needs at least one rep")
         ids = [rep.rep_id for rep in self.reps]
         if len(set(ids)) != len(ids):
             raise ValueError("rep ids must be unique")
+
+    def _with_traffic_targets(self, rng: random.Random) -> list[SimRep]:
+        """The reps with monthly workable targets that this traffic can meet.
+
+        A rep's target is its share of a month of leads (at this rate and
+        speed, as the worker's clock sees them) times the workable share,
+        divided by a factor of 0.8 to 1.25 so that some reps run ahead and
+        some behind: pacing then reads around 100%, as on a real floor."""
+        shares = self._owner_shares()
+        monthly = self.leads_per_minute * self.speed * MINUTES_PER_MONTH * WORKABLE_SHARE
+        out = []
+        for rep in self.reps:
+            target = monthly * shares.get(rep.rep_id, 0.0) / rng.uniform(0.8, 1.25)
+            out.append(replace(rep, monthly_workable_target=_two_figures(target)))
+        return out
+
+    def _owner_shares(self) -> dict[str, float]:
+        """Each rep's share of all leads as first owner, from leads drawn over
+        a week by the same routing as the traffic (its own random stream)."""
+        rng = random.Random(f"{self.seed}:shares")
+        counts: Counter[str] = Counter()
+        weights = [w for _, w, _ in _COUNTRIES]
+        for _ in range(_SHARE_SAMPLES):
+            if rng.random() < UNOWNED_SHARE:
+                continue
+            at = self.start + timedelta(seconds=rng.uniform(0, 7 * 86400))
+            rep = self._territory_rep(rng, _COUNTRIES[_pick_index(rng, weights)][2], at)
+            if rep is not None:
+                counts[rep.rep_id] += 1
+        return {rep_id: n / _SHARE_SAMPLES for rep_id, n in counts.items()}
 
     def roster(self) -> list[dict[str, Any]]:
         """The ``reps`` topic values (schemas.reps.RepRecord), keyed by ``rep_id``."""
@@ -526,6 +618,11 @@ class Simulation:
         if not active:
             return None
         local = [r for r in active if r.team.startswith(territory)]
+        if self.route_to_reps_at_work:
+            working = [r for r in active if r.at_work(at) and not r.is_out_of_office(at)]
+            nearby = [r for r in working if r in local]
+            if working:
+                return rng.choice(nearby or working)
         present = [r for r in (local or active) if not r.is_out_of_office(at)]
         return rng.choice(present or local or active)
 
@@ -601,13 +698,14 @@ class Simulation:
         downloads: list[tuple[datetime, str]],
         attempts: list[tuple[datetime, SimRep]],
     ) -> list[tuple[datetime, SimRep]]:
-        """A high-intent download after the lead was first called prompts another call."""
-        if not attempts:
-            return []
+        """A later high-intent download prompts a call: from a lead already
+        called (it starts a new SLA clock), and from one nobody called yet."""
         out = []
         for when, content_type in downloads[1:]:
-            if content_type in _HIGH_INTENT and when > attempts[0][0] and rng.random() < 0.6:
-                rep = lead.owner_at(when) or attempts[0][1]
+            if content_type not in _HIGH_INTENT or (attempts and when <= attempts[0][0]):
+                continue  # a first call is on its way anyway
+            rep = lead.owner_at(when) or (attempts[0][1] if attempts else None)
+            if rep is not None and rng.random() < REENGAGE_CALLED:
                 first = _respond(rng, rep, when, never_share=0.0)
                 if first is not None:
                     out.append((first, rep))

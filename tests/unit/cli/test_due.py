@@ -221,3 +221,30 @@ def test_due_does_not_import_faust_or_kafka():
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, env=env, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert "HEAVY [] 0" in result.stdout
+
+
+# ----------------------------------------------------------------- which calendar applied
+
+
+def test_an_unknown_rep_is_named_and_the_default_calendar_said(tmp_path):
+    policy = write_policy(tmp_path / "policy.toml", CALENDAR, REPS)
+    result = run_due("--start", "2026-11-20T17:30:00-05:00", "--rep", "r-nobody", "--policy", str(policy))
+    assert result.returncode == 0, result.stderr
+    assert "warning: rep 'r-nobody'" in result.stderr and "[calendar] default" in result.stderr
+    assert "--bootstrap" in result.stderr  # how to read the roster too
+    assert "calendar from [calendar] default: unknown rep" in result.stdout
+
+
+def test_a_known_rep_says_where_its_calendar_came_from_without_a_warning(tmp_path):
+    policy = write_policy(tmp_path / "policy.toml", CALENDAR, REPS)
+    result = run_due("--start", "2026-11-20T17:30:00-05:00", "--rep", "r-berlin", "--policy", str(policy))
+    assert result.returncode == 0, result.stderr
+    assert result.stderr == ""
+    assert "calendar from policy [[reps]]" in result.stdout
+    assert "calendar: Europe/Berlin" in result.stdout
+
+
+def test_an_unreachable_broker_exits_2(tmp_path):
+    result = run_due("--start", "2026-11-20T17:30:00Z", "--rep", "r-1", "--bootstrap", "127.0.0.1:1")
+    assert result.returncode == 2
+    assert "could not read reps" in result.stderr and result.stdout == ""

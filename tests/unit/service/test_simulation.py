@@ -235,3 +235,72 @@ def test_history_lines_hold_the_roster_then_every_event(sim):
 def test_a_start_without_time_zone_is_refused():
     with pytest.raises(ValueError, match="time zone"):
         Simulation(seed=1, start=datetime(2026, 11, 16, 12))
+
+
+# ----------------------------------------------------------------- a floor at any hour, believable targets
+
+SATURDAY_NIGHT = datetime(2026, 11, 28, 3, 0, tzinfo=UTC)  # 03:00 UTC: nobody's office hours
+
+
+def first_calls(sim: Simulation, until: datetime) -> list[Scheduled]:
+    return [i for i in sim.events(until=until) if i.topic == "call-attempt"]
+
+
+def test_the_office_roster_is_silent_at_night_and_the_follow_the_sun_roster_is_not():
+    quarter = SATURDAY_NIGHT + timedelta(minutes=15)
+    office = Simulation(seed=4, start=SATURDAY_NIGHT, leads_per_minute=2)
+    assert first_calls(office, quarter) == []
+    floor = Simulation(seed=4, start=SATURDAY_NIGHT, leads_per_minute=2, roster="follow-the-sun")
+    calls = first_calls(floor, quarter)
+    assert len(calls) >= 5
+    assert len({c.value["rep_id"] for c in calls}) >= 2
+
+
+def test_the_follow_the_sun_roster_calls_in_every_hour_of_a_week():
+    sim = Simulation(seed=8, start=SATURDAY_NIGHT, leads_per_minute=1, roster="follow-the-sun")
+    hours = {parse_timestamp(c.value["occurred_at"]).astimezone(UTC).replace(minute=0, second=0, microsecond=0)
+             for c in first_calls(sim, SATURDAY_NIGHT + timedelta(days=7))}
+    assert len(hours) == 7 * 24
+    reps = {rep.rep_id: rep for rep in sim.reps}
+    for record in sim.roster():
+        RepPolicy.model_validate(record)
+        assert record["working_days"] == ["mon", "tue", "wed", "thu", "fri", "sat", "sun"]
+        assert record["holidays_country"] == ""  # explicitly none, not the policy's default
+        assert reps[record["rep_id"]].working_hours == "08:00-20:00"
+    assert len({r["timezone"] for r in sim.roster()}) == 6
+
+
+def test_targets_follow_the_traffic():
+    slow = Simulation(seed=2, start=START, leads_per_minute=0.5)
+    fast = Simulation(seed=2, start=START, leads_per_minute=5)
+    for a, b in zip(slow.reps, fast.reps):
+        assert 8 <= b.monthly_workable_target / a.monthly_workable_target <= 12
+    # a month of leads at 0.5/min, 43% workable, shared by six reps: about 1,600 each
+    assert 1000 <= sum(r.monthly_workable_target for r in slow.reps) / 6 <= 2500
+
+
+@pytest.mark.parametrize("roster", ["office", "follow-the-sun"])
+def test_two_weeks_of_default_traffic_pace_near_target(tmp_path, roster):
+    """What a marketing manager would see mid-month: pacing around 100%, not 5 to 25 times."""
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+
+    root = Path(__file__).resolve().parents[3]
+    history = tmp_path / "history.jsonl"
+    report = tmp_path / "report.json"
+    env = {k: v for k, v in __import__("os").environ.items() if not k.startswith("SLA_")}
+
+    def run(*args):
+        result = subprocess.run([sys.executable, "-m", "stream", *args], cwd=root, env=env,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == 0, result.stderr
+
+    run("simulate", "--history-out", str(history), "--days", "14", "--start", "2026-11-01T00:00:00Z",
+        "--seed", "3", "--rate", "0.25", "--roster", roster)
+    run("backtest", str(history), "--policy", str(root / "deploy/policy/dev.toml"),
+        "--as-of", "2026-11-14T23:00:00Z", "--json", str(report))
+    pacing = {m["rep"]: m["pacing_ratio"] for m in json.loads(report.read_text())["marketing"]["reps"] if m["target"]}
+    assert len(pacing) == 6
+    assert all(0.6 <= p <= 1.7 for p in pacing.values()), pacing
