@@ -36,7 +36,7 @@ TOPIC_MODELS: dict[str, type[BaseModel]] = {
 
 INPUT_TOPICS = tuple(INPUT_MODELS)
 OUTPUT_TOPICS = ("lead-scored", "sla-breaches", "dead-letter")
-TICKS_TOPIC = "sla-ticks"  # internal: not part of the contract
+EMITTED_TOPIC = "sla-emitted"  # internal: not part of the contract
 
 _LEAD_KEY = "the lead's `lead_id` (UTF-8)"
 
@@ -249,7 +249,7 @@ def _message(topic: str) -> dict[str, Any]:
 
 
 def _operation(action: str, topic: str, summary: str) -> dict[str, Any]:
-    name = _message_name(topic) if topic in TOPIC_MODELS else "SlaTick"
+    name = _message_name(topic) if topic in TOPIC_MODELS else "SlaEmitted"
     op: dict[str, Any] = {
         "action": action,
         "channel": {"$ref": f"#/channels/{topic}"},
@@ -290,9 +290,10 @@ Schema files beside this document, generated from the pydantic models in
 - A repeated `event_id` is a duplicate and changes nothing.
 - Any input that cannot be processed goes to `dead-letter` with the reason.
 
-Internal topics, not part of the contract: `sla-ticks` (the sweeper's nudges to
-the partition owning a lead whose SLA stage fell due) and Faust's changelog
-topics `<SLA_APP_ID>-<table>-changelog`; both are prefixed too."""
+Internal topics, not part of the contract: `sla-emitted` (what the sweeper
+emitted, for the partition owning the leads), `sla-segment-stats` (each
+partition's live segment evidence, compacted) and Faust's changelog topic
+`<SLA_APP_ID>-leads-changelog`; all are prefixed too."""
 
 
 def asyncapi_document() -> dict[str, Any]:
@@ -303,16 +304,16 @@ def asyncapi_document() -> dict[str, Any]:
     channels["reps"] = _channel("reps", "roster")
     for topic in OUTPUT_TOPICS:
         channels[topic] = _channel(topic, "output")
-    channels[TICKS_TOPIC] = {
-        "address": TICKS_TOPIC,
-        "title": f"{TICKS_TOPIC} (internal)",
+    channels[EMITTED_TOPIC] = {
+        "address": EMITTED_TOPIC,
+        "title": f"{EMITTED_TOPIC} (internal)",
         "description": (
-            "Internal, not part of the contract: may change without notice. The sweeper"
-            " tells the worker that owns a lead that one of its SLA stages fell due. Keyed by"
-            f" `lead_id`, co-partitioned with the lead topics. Kafka topic name:"
-            f" `${{SLA_TOPIC_PREFIX}}{TICKS_TOPIC}`."
+            "Internal, not part of the contract: may change without notice. The SLA stages the"
+            " sweeper emitted, sent to the partition of their leads before the breach events"
+            " themselves, so that the leads' states record them. Co-partitioned with the lead"
+            f" topics. Kafka topic name: `${{SLA_TOPIC_PREFIX}}{EMITTED_TOPIC}`."
         ),
-        "messages": {"SlaTick": {"$ref": "#/components/messages/SlaTick"}},
+        "messages": {"SlaEmitted": {"$ref": "#/components/messages/SlaEmitted"}},
         "tags": [{"name": "internal"}],
     }
 
@@ -334,31 +335,45 @@ def asyncapi_document() -> dict[str, Any]:
     }
     for topic in OUTPUT_TOPICS:
         operations[_operation_id("send", topic)] = _operation("send", topic, summaries[topic])
-    operations[_operation_id("send", TICKS_TOPIC)] = _operation(
-        "send", TICKS_TOPIC, "Internal: nudge the owner of a lead whose SLA stage fell due."
+    operations[_operation_id("send", EMITTED_TOPIC)] = _operation(
+        "send", EMITTED_TOPIC, "Internal: record the stages the sweeper emitted, per partition."
     )
-    operations[_operation_id("receive", TICKS_TOPIC)] = _operation(
-        "receive", TICKS_TOPIC, "Internal: fire the due stages of the lead."
+    operations[_operation_id("receive", EMITTED_TOPIC)] = _operation(
+        "receive", EMITTED_TOPIC, "Internal: write the emitted stages into the leads' states."
     )
 
     messages = {_message_name(topic): _message(topic) for topic in TOPIC_MODELS}
-    messages["SlaTick"] = {
-        "name": "SlaTick",
-        "title": f"{TICKS_TOPIC} value (internal)",
+    stage = {
+        "type": "object",
+        "required": ["obligation", "generation", "due", "value"],
+        "properties": {
+            "obligation": {"type": "string", "description": "the stage's id before any re-fire"},
+            "generation": {"type": "integer", "minimum": 0},
+            "due": {"type": "number", "description": "epoch seconds the stage fell due"},
+            "value": {"$ref": "./sla-breaches.schema.json"},
+        },
+    }
+    messages["SlaEmitted"] = {
+        "name": "SlaEmitted",
+        "title": f"{EMITTED_TOPIC} value (internal)",
         "contentType": "application/json",
         "payload": {
             "type": "object",
-            "required": ["lead_id", "at"],
+            "required": ["run", "leads"],
             "properties": {
-                "lead_id": {"type": "string", "minLength": 1, "maxLength": 128},
-                "at": {"type": "string", "format": "date-time", "description": "when the sweeper sent it"},
+                "run": {"type": "string", "description": "the emitting worker process"},
+                "leads": {
+                    "type": "array",
+                    "items": {
+                        "type": "object",
+                        "required": ["lead_id", "emitted"],
+                        "properties": {
+                            "lead_id": {"type": "string", "minLength": 1, "maxLength": 128},
+                            "emitted": {"type": "array", "items": stage},
+                        },
+                    },
+                },
             },
-        },
-        "bindings": {
-            "kafka": {
-                "key": {"type": "string", "minLength": 1, "maxLength": 128, "description": _LEAD_KEY},
-                "bindingVersion": "0.5.0",
-            }
         },
     }
 

@@ -8,17 +8,20 @@ from __future__ import annotations
 
 import socket
 import time
+import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import faust
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
-from stream.adapters.metrics import Metrics, RepLabels, RepSlaCollector
+from stream.adapters.lead_views import LeadViews
+from stream.adapters.metrics import Metrics, RepLabels, RepSlaSeries
 from stream.policy import Policy
 from stream.service.calendars import CalendarBook
 from stream.service.deadlines import DeadlineIndex
 from stream.service.leads import LeadProcessor, Scorer
+from stream.service.live_segments import PartitionTally, SegmentBoard
 from stream.service.rep_table import RepTable
 from stream.domain.segments import SegmentTable
 from stream.service.scorer import build_scorer, load_segments
@@ -37,9 +40,17 @@ class Context:
     index: DeadlineIndex
     metrics: Metrics
     registry: CollectorRegistry
-    rep_table: RepTable | None = None
-    segments: SegmentTable | None = None
+    rep_table: RepTable
+    views: LeadViews
+    segments: SegmentTable | None
+    segment_tally: PartitionTally
+    segment_board: SegmentBoard
     live_segments: dict = field(default_factory=dict)
+    # lead -> stages the sweeper emitted that its stored state does not record yet
+    pending_emissions: dict[str, list] = field(default_factory=dict)
+    # This process's run: a record of emitted stages from another run may
+    # need its breach events sent again (the emitter may have died first).
+    run_id: str = field(default_factory=lambda: uuid.uuid4().hex)
     clock: Callable[[], float] = time.time
     state: dict = field(default_factory=dict)
 
@@ -126,19 +137,24 @@ def create_context(settings: Settings, scorer: Scorer | None = None) -> Context:
     )
     app = faust_app(settings)
     rep_table = RepTable(policy, processor, calendars)
-    metrics.watch(RepSlaCollector(index, rep_table, calendars, policy, rep_label))
+    tally = PartitionTally(policy.scoring)
+    metrics.rep_series = RepSlaSeries(index, rep_table, calendars, policy, rep_label)
+    metrics.start_reps(calendars.rep_ids())
     return Context(
-        settings,
-        policy,
-        app,
-        calendars,
-        processor,
-        index,
-        metrics,
-        registry,
-        rep_table,
-        segments,
-        live_segments,
+        settings=settings,
+        policy=policy,
+        app=app,
+        calendars=calendars,
+        processor=processor,
+        index=index,
+        metrics=metrics,
+        registry=registry,
+        rep_table=rep_table,
+        views=LeadViews(index, rep_table, tally),
+        segments=segments,
+        segment_tally=tally,
+        segment_board=SegmentBoard(policy.scoring, segments, live_segments),
+        live_segments=live_segments,
     )
 
 

@@ -4,6 +4,11 @@ Business rules live in ``stream.service``; an agent body only moves bytes.
 Values are validated inside the agent (not in a Faust codec, whose errors are
 swallowed: faust-streaming #175), so every bad record reaches ``dead-letter``
 with a reason and the worker keeps going.
+
+Outputs go straight to the producer (``app.producer.send``): Faust flushes
+the producer before it commits offsets, so this stays at-least-once without
+waiting for every send, and skips the per-message bookkeeping of
+``Topic.send_soon``.
 """
 
 from __future__ import annotations
@@ -16,13 +21,12 @@ import orjson
 from aiokafka.partitioner import murmur2
 
 from schemas.types import format_timestamp
-from stream.adapters.tables import decode as decode_lead
-from stream.adapters.tables import encode as encode_lead
-from stream.adapters.tables import lead_table
-from stream.adapters.topics import LEAD_INPUTS, OUTPUTS, REPS, SEGMENT_EVIDENCE, TICKS
+from stream.adapters.tables import LeadStore, StoredLead, lead_table
+from stream.adapters.topics import EMITTED, LEAD_INPUTS, REPS
 from stream.domain.response_clock import to_datetime
 from stream.service.ingest import Rejected, decode, key_text, payload_text
 from stream.service.leads import Outcome
+from stream.service.live_segments import contribution as segment_contribution
 
 log = logging.getLogger(__name__)
 
@@ -41,20 +45,25 @@ def expected_partition(key: bytes, partitions: int) -> int:
 def install(ctx) -> None:
     app, settings = ctx.app, ctx.settings
     n = settings.partitions
-    contract = {settings.topic(name): name for name in (*LEAD_INPUTS, REPS, TICKS)}
-    inputs = raw_topic(app, *(settings.topic(name) for name in LEAD_INPUTS), partitions=n)
+    contract = {settings.topic(name): name for name in LEAD_INPUTS}
+    inputs = raw_topic(app, *contract, partitions=n)
     reps = raw_topic(app, settings.topic(REPS), partitions=n)
-    ticks = raw_topic(app, settings.topic(TICKS), partitions=n, internal=True)
-    outputs = {name: raw_topic(app, settings.topic(name), partitions=n) for name in OUTPUTS}
-    outputs[SEGMENT_EVIDENCE] = raw_topic(app, settings.topic(SEGMENT_EVIDENCE), partitions=n, internal=True)
+    emitted = raw_topic(app, settings.topic(EMITTED), partitions=n, internal=True)
     leads = lead_table(app, settings)
+    lead_store = LeadStore(app, leads)
+    processor, views, metrics = ctx.processor, ctx.views, ctx.metrics
     rep_table = ctx.rep_table
-    processor, index, metrics = ctx.processor, ctx.index, ctx.metrics
-    rep_label = metrics.rep_label
+    scoring = ctx.policy.scoring
+    segments_since = ctx.segments.as_of if ctx.segments is not None else None
     processed: dict = ctx.state.setdefault("processed", {})
-    ctx.state.update(leads=leads, ticks=ticks, inputs=inputs, outputs=outputs, contract=contract)
+    pending = ctx.pending_emissions
+    output_names = {name: settings.topic(name) for name in ("lead-scored", "sla-breaches", "dead-letter")}
+    ctx.state.update(leads=leads, lead_store=lead_store, inputs=inputs, emitted=emitted, contract=contract)
 
-    def dead_letter(message, topic: str, error: str) -> None:
+    async def send(topic: str, key: bytes | None, value: dict) -> None:
+        await app.producer.send(output_names[topic], key, orjson.dumps(value), None, None, None)
+
+    async def dead_letter(message, topic: str, error: str) -> None:
         metrics.events.labels(topic=topic, result="invalid").inc()
         payload, encoding = payload_text(message.value)
         value = {
@@ -68,45 +77,40 @@ def install(ctx) -> None:
             "payload_encoding": encoding,
         }
         log.warning("dead-letter %s[%s]@%s: %s", message.topic, message.partition, message.offset, error)
-        outputs["dead-letter"].send_soon(key=message.key, value=orjson.dumps(value))
+        await send("dead-letter", message.key, value)
 
-    def publish(outcome: Outcome) -> None:
-        # Buffered: Faust flushes the producer before it commits offsets, so
-        # this stays at-least-once without awaiting every send.
+    async def store(partition: int, lead_id: str, key: bytes, outcome: Outcome, old: StoredLead | None) -> None:
+        state = outcome.state
+        if state is None:  # nothing to write: only the wakeup may move
+            if old is not None:
+                views.index.schedule(partition, lead_id, outcome.next_wakeup)
+            return
+        now = ctx.clock()
+        part = rep_table.contribution(state, now, outcome.derived)
+        new = StoredLead(
+            partition=partition,
+            wakeup=outcome.next_wakeup,
+            open_clock=list(outcome.open_clock) if outcome.open_clock else None,
+            upcoming=outcome.upcoming,
+            rep_day=part.to_dict() if part else None,
+            detections=rep_table.detections(state),
+            segment=segment_contribution(state, scoring, segments_since),
+            state=state,
+        )
+        views.replace(lead_id, old, new)
+        await lead_store.put(partition, key, new.encode())
+
+    async def publish(outcome: Outcome) -> None:
         for topic, key, value in outcome.outputs:
-            outputs[topic].send_soon(key=key.encode(), value=orjson.dumps(value))
-
-    def store(partition: int, lead_id: str, outcome: Outcome, envelope: dict) -> None:
-        if outcome.state is not None:
-            part = rep_table.contribution(outcome.state, ctx.clock())
-            rep_table.replace(partition, envelope.get("r"), part)
-            detections = rep_table.detections(outcome.state)
-            rep_table.replace_detections(partition, envelope.get("e"), detections)
-            leads[lead_id.encode()] = encode_lead(
-                partition,
-                outcome.state,
-                outcome.next_wakeup,
-                outcome.open_clock,
-                part.to_dict() if part else None,
-                detections,
-            )
-        index.schedule(partition, lead_id, outcome.next_wakeup)
-        index.set_open(partition, lead_id, outcome.open_clock)
+            await send(topic, key.encode(), value)
 
     def observe(outcome: Outcome) -> None:
         for rep, workable in outcome.scored:
-            metrics.leads_scored.labels(rep=rep_label(rep), workable=str(workable).lower()).inc()
+            metrics.scored(rep, workable)
         for rep, seconds in outcome.response_seconds:
-            metrics.first_response.labels(rep=rep_label(rep)).observe(seconds)
+            metrics.responded(rep, seconds)
         for b in outcome.breaches:
-            metrics.breaches.labels(rep=rep_label(b.rep), breach_type=b.breach_type, stage=b.stage).inc()
-            if b.lag_seconds is not None:
-                metrics.timer_lag.labels(breach_type=b.breach_type).observe(max(0.0, b.lag_seconds))
-
-    def settle(partition: int, lead_id: str, outcome: Outcome, envelope: dict) -> None:
-        store(partition, lead_id, outcome, envelope)
-        publish(outcome)
-        observe(outcome)
+            metrics.breached(b.rep, b.breach_type, b.stage, b.lag_seconds)
 
     @app.agent(inputs, name="lead-events")
     async def lead_events(stream):
@@ -116,10 +120,10 @@ def install(ctx) -> None:
             processed[(message.topic, message.partition)] = message.offset
             model = decode(topic, message.key, message.value)
             if isinstance(model, Rejected):
-                dead_letter(message, topic, model.error)
+                await dead_letter(message, topic, model.error)
                 continue
             if message.partition != expected_partition(message.key, n):
-                dead_letter(
+                await dead_letter(
                     message,
                     topic,
                     f"key {model.lead_id!r} is on partition {message.partition}, expected "
@@ -127,23 +131,50 @@ def install(ctx) -> None:
                     "the murmur2 partitioner (librdkafka: partitioner=murmur2_random)",
                 )
                 continue
-            envelope, state = decode_lead(leads.get(message.key))
-            outcome = ctx.processor.apply(state, model, ctx.clock())
+            old = StoredLead.decode(lead_store.get(message.partition, message.key))
+            state = old.state if old is not None else None
+            swept = pending.get(model.lead_id)
+            if state is not None and swept:
+                # Stages the sweeper emitted that the stored state does not know yet.
+                processor.record_emitted(state, swept)
+            outcome = processor.apply(state, model, ctx.clock())
             metrics.events.labels(topic=topic, result=outcome.result).inc()
             if outcome.result == "duplicate":
                 continue
-            settle(message.partition, model.lead_id, outcome, envelope)
+            await store(message.partition, model.lead_id, message.key, outcome, old)
+            if swept and state is not None:
+                pending.pop(model.lead_id, None)
+            await publish(outcome)
+            observe(outcome)
 
-    @app.agent(ticks, name="sla-ticks")
-    async def sla_ticks(stream):
+    @app.agent(emitted, name="sla-emitted")
+    async def emitted_stages(stream):
+        # Records of stages the sweeper emitted on its own, one per partition
+        # and sweep: they become part of each lead's state here, inside
+        # stream processing, so that every change goes through the changelog.
         async for event in stream.events():
-            message = event.message
-            if not message.key:
-                continue
-            lead_id = message.key.decode("utf-8", "replace")
-            envelope, state = decode_lead(leads.get(message.key))
-            outcome = processor.tick(state, ctx.clock())
-            settle(message.partition, lead_id, outcome, envelope)
+            record = orjson.loads(event.message.value)
+            ours = record.get("run") == ctx.run_id
+            for item in record["leads"]:
+                lead_id = item["lead_id"]
+                key = lead_id.encode()
+                old = StoredLead.decode(lead_store.get(event.message.partition, key))
+                if old is None:
+                    continue
+                stages = item["emitted"]
+                if not ours:
+                    # The worker that emitted them may have died before its
+                    # breach events went out: send those the lead does not
+                    # know yet again, under the same ids.
+                    for entry in stages:
+                        known = old.state.emitted.get(entry["obligation"])
+                        if known is None or known.get("generation", 0) < entry["generation"]:
+                            await send("sla-breaches", key, entry["value"])
+                stages = stages + pending.pop(lead_id, [])
+                outcome = processor.tick(old.state, ctx.clock(), emitted=stages)
+                await store(event.message.partition, lead_id, key, outcome, old)
+                await publish(outcome)
+                observe(outcome)
 
     @app.agent(reps, name="reps")
     async def rep_records(stream):
@@ -156,14 +187,14 @@ def install(ctx) -> None:
                 continue
             model = decode(REPS, message.key, message.value)
             if isinstance(model, Rejected):
-                dead_letter(message, REPS, model.error)
+                await dead_letter(message, REPS, model.error)
                 continue
             try:
                 ctx.calendars.check(model)
             except ValueError as exc:
-                dead_letter(message, REPS, str(exc))
+                await dead_letter(message, REPS, str(exc))
                 continue
             metrics.events.labels(topic=REPS, result="ok").inc()
 
-    ctx.state["agents"] = (lead_events, sla_ticks, rep_records)
+    ctx.state["agents"] = (lead_events, emitted_stages, rep_records)
     ctx.state["started_at"] = time.monotonic()

@@ -6,6 +6,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from datetime import datetime, timedelta, timezone
+from urllib.parse import urlencode
 
 import orjson
 
@@ -18,13 +19,15 @@ log = logging.getLogger(__name__)
 UNCONTACTED_LISTED = 50
 
 
-def uncontacted_leads(ctx, limit: int = UNCONTACTED_LISTED) -> list[dict]:
-    """This worker's oldest open clocks with what a wallboard shows of their
-    lead (owner, segment, score): never personal data such as the email."""
-    leads = ctx.state["leads"]
+def uncontacted_leads(ctx, limit: int = UNCONTACTED_LISTED, team: str | None = None) -> list[dict]:
+    """This worker's oldest open clocks (of ``team``'s reps when given) with
+    what a wallboard shows of their lead (owner, segment, score): never
+    personal data such as the email."""
+    store = ctx.state["lead_store"]
+    owners = None if team is None else (lambda owner: ctx.calendars.team_of(owner) == team)
     out = []
-    for lead_id, partition, (started_at, owner, overdue_at) in ctx.index.oldest_open(limit):
-        _, state = decode_lead(leads.get(lead_id.encode()))
+    for lead_id, partition, (started_at, owner, overdue_at) in ctx.index.oldest_open(limit, owners):
+        state = decode_lead(store.get(partition, lead_id.encode()))
         score = (state.score if state is not None else None) or {}
         out.append(
             {
@@ -40,8 +43,9 @@ def uncontacted_leads(ctx, limit: int = UNCONTACTED_LISTED) -> list[dict]:
     return out
 
 
-def local_part(ctx) -> dict:
-    """This worker's share: day buckets and open clocks of its active partitions."""
+def local_part(ctx, team: str | None = None) -> dict:
+    """This worker's share: day buckets and open clocks of its active
+    partitions (the listed uncontacted leads of ``team`` only, when given)."""
     sweeper = ctx.state["sweeper"]
     buckets = [b.to_dict() for b in ctx.rep_table.local_buckets()]
     open_clocks = [
@@ -53,27 +57,28 @@ def local_part(ctx) -> dict:
     return {
         "buckets": buckets,
         "open_clocks": open_clocks,
-        "uncontacted_leads": uncontacted_leads(ctx),
+        "uncontacted_leads": uncontacted_leads(ctx, team=team),
         "detected": ctx.rep_table.detected_since(since),
         "partitions": sorted(sweeper.active),
     }
 
 
-async def group_parts(ctx) -> tuple[list[dict], list[str]]:
+async def group_parts(ctx, team: str | None = None) -> tuple[list[dict], list[str]]:
     """Every worker's share (this one's included) and the workers that did not answer."""
     import aiohttp
 
     app = ctx.app
     me = str(app.conf.canonical_url).rstrip("/")
     others = sorted({str(url).rstrip("/") for url in app.router.tables_metadata()} - {me})
-    parts = [local_part(ctx)]
+    parts = [local_part(ctx, team)]
+    query = f"?{urlencode({'team': team})}" if team else ""
     missing = []
     if others:
         timeout = aiohttp.ClientTimeout(total=3)
         async with aiohttp.ClientSession(timeout=timeout) as session:
 
             async def fetch(url: str):
-                async with session.get(f"{url}/sla/reps/local") as resp:
+                async with session.get(f"{url}/sla/reps/local{query}") as resp:
                     resp.raise_for_status()
                     return orjson.loads(await resp.read())
 
@@ -87,8 +92,10 @@ async def group_parts(ctx) -> tuple[list[dict], list[str]]:
     return parts, missing
 
 
-async def group_report(ctx) -> dict:
-    parts, missing = await group_parts(ctx)
+async def group_report(ctx, team: str | None = None) -> dict:
+    """The per-rep report of the whole group; ``team`` narrows the list of
+    uncontacted leads to that team's reps (the tables stay whole)."""
+    parts, missing = await group_parts(ctx, team)
     now = ctx.clock()
     buckets = [RepDay.from_dict(b) for part in parts for b in part["buckets"]]
     report = ctx.rep_table.report(buckets, now).to_dict()

@@ -1,8 +1,8 @@
-"""Prometheus metrics of SPEC §7, on a registry of their own.
+"""Prometheus metrics of SPEC §7.
 
 Updating a metric only changes memory; serving is in web.py. Numbers that
-live in the deadline index and the per-rep table are read at scrape time by
-custom collectors, not pushed on every event.
+live in the deadline index and the per-rep table are read at scrape time,
+not pushed on every event.
 
 Every worker exports *additive* series for its own active partitions only:
 sum them across workers for the whole group; the ratios are Prometheus
@@ -10,18 +10,23 @@ recording rules (``deploy/prometheus/rules/``). The ``rep`` label is
 bounded: the roster plus at most ``max_rep_labels`` other ids, then
 ``other``; no owner is ``unassigned``. ``team`` is the rep's roster team, or
 ``none``.
+
+The small families are ``prometheus_client`` metrics on a registry of their
+own; the per-rep families, tens of thousands of samples with a big roster,
+are formatted directly (``stream.adapters.exposition``).
 """
 
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, tzinfo
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector
+from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
+from stream.adapters.exposition import CounterFamily, Family, HistogramFamily, LabelCache
 from stream.domain.rep_stats import UNASSIGNED, business_days_progress, expected_to_date, local_day, rep_calendar
 from stream.policy import Policy
 from stream.service.backtest import active_reps, target_for
@@ -85,10 +90,10 @@ class RepLabels:
         return OTHER
 
 
-class RepSlaCollector(Collector):
-    """The per-rep series of this worker's active partitions, read at scrape time:
-    open, uncontacted and overdue clocks from the deadline index; the cohort
-    windows from the per-rep day buckets; and the marketing target and
+class RepSlaSeries:
+    """The per-rep gauges of this worker's active partitions, read at scrape
+    time: open, uncontacted and overdue clocks from the deadline index; the
+    cohort windows from the per-rep day buckets; and the marketing target and
     expected-to-date (the same on every worker)."""
 
     def __init__(
@@ -98,20 +103,15 @@ class RepSlaCollector(Collector):
         calendars: CalendarBook,
         policy: Policy,
         rep_label: RepLabels,
-        clock: Callable[[], float] = time.time,
     ) -> None:
         self.index = index
         self.rep_table = rep_table
         self.calendars = calendars
         self.policy = policy
         self.rep_label = rep_label
-        self.clock = clock
         # (rep, local date) -> (elapsed, in month) business days; dropped when the roster changes
         self._progress: dict[tuple[str, date], tuple[int, int]] = {}
         self._progress_version = -1
-
-    def describe(self):
-        return []  # families vary with the data: nothing to check at registration
 
     def _key(self, rep: str | None) -> tuple[str, str]:
         """(rep label, team label); reps folded into ``other`` have no one team."""
@@ -120,36 +120,22 @@ class RepSlaCollector(Collector):
             return label, NO_TEAM
         return label, self.calendars.team_of(rep) or NO_TEAM
 
-    def collect(self):
-        now = self.clock()
+    def render(self, now: float, cache: LabelCache) -> Iterator[str]:
+        """The families' text, one family at a time."""
         labels: set[tuple[str, str]] = set()
-        yield from self._open_clocks(now, labels)
-        yield from self._rep_windows(now, labels)
-        info = GaugeMetricFamily(
-            "sla_rep_info", "1 for every rep label this worker exports, with the rep's team.", labels=["rep", "team"]
-        )
+        yield from self._open_clocks(now, labels, cache)
+        yield from self._rep_windows(now, labels, cache)
+        info = Family("sla_rep_info", "gauge", "1 for every rep label this worker exports, with the rep's team.")
         for label, team in sorted(labels):
-            info.add_metric([label, team], 1)
-        yield info
+            info.add("sla_rep_info", cache.rep_team(label, team), 1)
+        yield info.text()
 
-    def _open_clocks(self, now: float, labels: set[tuple[str, str]]):
-        open_clocks = GaugeMetricFamily(
-            "sla_open_response_clocks", "Response clocks open on this worker (workable leads not yet called)."
+    def _open_clocks(self, now: float, labels: set[tuple[str, str]], cache: LabelCache) -> Iterator[str]:
+        open_clocks = Family(
+            "sla_open_response_clocks", "gauge", "Response clocks open on this worker (workable leads not yet called)."
         )
-        open_clocks.add_metric([], self.index.open_clocks)
-        uncontacted = GaugeMetricFamily(
-            "sla_uncontacted_workable_leads", "Workable leads with an open response clock, by owner.", labels=["rep"]
-        )
-        oldest = GaugeMetricFamily(
-            "sla_oldest_uncontacted_seconds",
-            "Age of the oldest open response clock, by owner (wall-clock seconds since its start).",
-            labels=["rep"],
-        )
-        overdue = GaugeMetricFamily(
-            "sla_overdue_response_clocks",
-            "Open response clocks past their breach stage in SLA time, by owner.",
-            labels=["rep"],
-        )
+        open_clocks.add("sla_open_response_clocks", "", self.index.open_clocks)
+        yield open_clocks.text()
         counts: dict[str, int] = {}
         starts: dict[str, float] = {}
         for rep, count, started_at in self.index.open_by_rep():
@@ -162,17 +148,29 @@ class RepSlaCollector(Collector):
         for rep, count in self.index.overdue_by_rep(now).items():
             label = self.rep_label(rep)
             late[label] = late.get(label, 0) + count
-        for label in sorted(counts):
-            uncontacted.add_metric([label], counts[label])
-            oldest.add_metric([label], max(0.0, now - starts[label]))
-        for label in sorted(late):
-            overdue.add_metric([label], late[label])
-        yield open_clocks
-        yield uncontacted
-        yield oldest
-        yield overdue
+        for name, help_text, values in (
+            (
+                "sla_uncontacted_workable_leads",
+                "Workable leads with an open response clock, by owner.",
+                counts,
+            ),
+            (
+                "sla_oldest_uncontacted_seconds",
+                "Age of the oldest open response clock, by owner (wall-clock seconds since its start).",
+                {label: max(0.0, now - started) for label, started in starts.items()},
+            ),
+            (
+                "sla_overdue_response_clocks",
+                "Open response clocks past their breach stage in SLA time, by owner.",
+                late,
+            ),
+        ):
+            family = Family(name, "gauge", help_text)
+            for label in sorted(values):
+                family.add(name, cache.rep(label), values[label])
+            yield family.text()
 
-    def _rep_windows(self, now: float, labels: set[tuple[str, str]]):
+    def _rep_windows(self, now: float, labels: set[tuple[str, str]], cache: LabelCache) -> Iterator[str]:
         roster = self.calendars.roster()
         reps = set(active_reps(self.policy, roster)) | set(self.rep_table.reps())
         target = target_for(self.policy, roster)
@@ -206,30 +204,28 @@ class RepSlaCollector(Collector):
             totals = marketing.setdefault(key, [0.0, 0.0])
             totals[0] += monthly
             totals[1] += expected
-        yield from self._window_families(windows)
-        target_family = GaugeMetricFamily(
-            "sla_marketing_target", "The month's workable-lead target per rep (same on every worker).", labels=["rep", "team"]
+        ordered = sorted(windows.items())
+        for name, help_text, read in REP_GAUGES:
+            family = Family(name, "gauge", help_text + " This worker's partitions.")
+            for (label, team), per_window in ordered:
+                rep_team = cache.rep_team(label, team)
+                for window in LIVE_WINDOWS:
+                    family.add(name, f'{rep_team},window="{window}"', read(per_window[window]))
+            yield family.text()
+        target_family = Family(
+            "sla_marketing_target", "gauge", "The month's workable-lead target per rep (same on every worker)."
         )
-        expected_family = GaugeMetricFamily(
+        expected_family = Family(
             "sla_marketing_expected_to_date",
+            "gauge",
             "Target × elapsed business days ÷ business days in the month, per rep (same on every worker).",
-            labels=["rep", "team"],
         )
         for (label, team), (monthly, expected) in sorted(marketing.items()):
-            target_family.add_metric([label, team], monthly)
-            expected_family.add_metric([label, team], expected)
-        yield target_family
-        yield expected_family
+            target_family.add("sla_marketing_target", cache.rep_team(label, team), monthly)
+            expected_family.add("sla_marketing_expected_to_date", cache.rep_team(label, team), expected)
+        yield target_family.text()
+        yield expected_family.text()
         labels.update(windows)
-
-    @staticmethod
-    def _window_families(windows: Mapping[tuple[str, str], Mapping[str, list[int]]]):
-        for name, help_text, read in REP_GAUGES:
-            family = GaugeMetricFamily(name, help_text + " This worker's partitions.", labels=["rep", "team", "window"])
-            for (label, team), per_window in sorted(windows.items()):
-                for window in LIVE_WINDOWS:
-                    family.add_metric([label, team, window], read(per_window[window]))
-            yield family
 
 
 class WorkerCollector(Collector):
@@ -249,9 +245,7 @@ class WorkerCollector(Collector):
         return []
 
     def collect(self):
-        ready = GaugeMetricFamily(
-            "sla_worker_ready", "1 when this worker is ready (/readyz answers 200), else 0."
-        )
+        ready = GaugeMetricFamily("sla_worker_ready", "1 when this worker is ready (/readyz answers 200), else 0.")
         ready.add_metric([], 1.0 if self.ready() else 0.0)
         yield ready
         assigned = GaugeMetricFamily(
@@ -276,19 +270,6 @@ class Metrics:
         self.events = Counter(
             "sla_events", "Input records by topic and result.", ["topic", "result"], registry=registry
         )
-        self.leads_scored = Counter(
-            "sla_leads_scored", "Scoring decisions by owner and verdict.", ["rep", "workable"], registry=registry
-        )
-        self.first_response = Histogram(
-            "sla_first_response_seconds",
-            "Response time of every clock: start to first call, in SLA-clock seconds.",
-            ["rep"],
-            buckets=RESPONSE_BUCKETS,
-            registry=registry,
-        )
-        self.breaches = Counter(
-            "sla_breaches", "Breach events emitted.", ["rep", "breach_type", "stage"], registry=registry
-        )
         self.timer_lag = Histogram(
             "sla_timer_lag_seconds",
             "Emission time minus due time of breach stages.",
@@ -300,7 +281,50 @@ class Metrics:
             "sla_rebalances", "Consumer group rebalances this worker went through.", registry=registry
         )
         ProcessCollector(registry=registry)
+        self.leads_scored = CounterFamily(
+            "sla_leads_scored", "Scoring decisions by owner and verdict.", ["rep", "workable"]
+        )
+        self.first_response = HistogramFamily(
+            "sla_first_response_seconds",
+            "Response time of every clock: start to first call, in SLA-clock seconds.",
+            RESPONSE_BUCKETS,
+        )
+        self.breaches = CounterFamily("sla_breaches", "Breach events emitted.", ["rep", "breach_type", "stage"])
+        self.rep_series: RepSlaSeries | None = None
+        self._labels = LabelCache()
 
     def watch(self, *collectors: Collector) -> None:
         for collector in collectors:
             self.registry.register(collector)
+
+    # -- updates ---------------------------------------------------------------
+    def scored(self, rep_id: str | None, workable: bool) -> None:
+        self.leads_scored.inc(self.rep_label(rep_id), "true" if workable else "false")
+
+    def responded(self, rep_id: str | None, seconds: float) -> None:
+        self.first_response.observe(self.rep_label(rep_id), seconds)
+
+    def breached(self, rep_id: str | None, breach_type: str, stage: str, lag_seconds: float | None) -> None:
+        self.breaches.inc(self.rep_label(rep_id), breach_type, stage)
+        if lag_seconds is not None:
+            self.timer_lag.labels(breach_type=breach_type).observe(max(0.0, lag_seconds))
+
+    def start_reps(self, rep_ids: Iterable[str]) -> None:
+        """Export a roster rep's response-time series at zero before its first
+        response, so that ``rate()`` sees that first one too."""
+        for rep_id in rep_ids:
+            self.first_response.start(self.rep_label(rep_id))
+
+    # -- the exposition ---------------------------------------------------------
+    def render(self, now: float | None = None) -> Iterator[bytes]:
+        """``/metrics``, a family (or the small families together) at a time."""
+        now = time.time() if now is None else now
+        yield generate_latest(self.registry)
+        cache = self._labels
+        if len(cache._rep) > 4 * self.rep_label.max_labels + 10_000:
+            self._labels = cache = LabelCache()  # reps come and go: keep it bounded
+        for family in (self.leads_scored, self.first_response, self.breaches):
+            yield family.render(cache).encode()
+        if self.rep_series is not None:
+            for text in self.rep_series.render(now, cache):
+                yield text.encode()

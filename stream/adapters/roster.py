@@ -30,6 +30,8 @@ def install(ctx) -> None:
             calendars.update_rep(model)
         except ValueError as exc:
             log.warning("rep %s ignored: %s", model.rep_id, exc)
+            return
+        ctx.metrics.start_reps([model.rep_id])
 
     reader = CompactedTopicReader(ctx.settings, ctx.settings.topic(REPS), apply)
     ctx.state["roster"] = reader

@@ -1,86 +1,52 @@
-"""Live segment statistics: the lead agent's evidence records are folded per
-segment by the ``segment-evidence`` agent (a changelog-backed table keyed by
-segment), which publishes each segment's statistics to a compacted topic
-that every worker reads for scoring."""
+"""Live segment statistics on Kafka: each worker publishes its partitions'
+segment tallies (``stream.service.live_segments``) to a compacted topic at
+most once a second per segment and partition, and reads the whole topic to
+score with every partition's evidence. After a rebalance the rebuilt tallies
+are all published again: the previous owner's last word may be stale."""
 
 from __future__ import annotations
 
-import faust
+import logging
+
 import orjson
 
-from stream.adapters.agents import raw_topic
 from stream.adapters.compacted import CompactedTopicReader
-from stream.adapters.topics import SEGMENT_EVIDENCE, SEGMENT_STATS, changelog_name
-from stream.domain.segments import SegmentStats
-from stream.service.segment_evidence import SegmentLearner
+from stream.adapters.topics import SEGMENT_STATS
+
+log = logging.getLogger(__name__)
+
 
 
 def install(ctx) -> None:
     app, settings = ctx.app, ctx.settings
-    n = settings.partitions
-    evidence = ctx.state["outputs"][SEGMENT_EVIDENCE]
-    published = raw_topic(app, settings.topic(SEGMENT_STATS), partitions=n, internal=True)
-    table = app.Table(
-        "segments",
-        key_type=bytes,
-        value_type=bytes,
-        partitions=n,
-        changelog_topic=raw_topic(
-            app,
-            changelog_name(settings, "segments"),
-            partitions=n,
-            compacting=True,
-            deleting=False,
-            internal=True,
-        ),
-    )
-    learner = SegmentLearner(ctx.policy.scoring, ctx.segments)
-    # segment -> latest statistics not yet published. Publishing at most once
-    # a second per segment keeps a busy segment from costing a message per
-    # event; the table (and its changelog) has every update.
-    pending: dict[bytes, bytes] = {}
-
-    @app.agent(evidence, name="segment-evidence")
-    async def fold(stream: faust.StreamT):
-        async for event in stream.events():
-            message = event.message
-            try:
-                record = orjson.loads(message.value)
-            except orjson.JSONDecodeError:
-                continue
-            stored = table.get(message.key)
-            new = learner.apply(orjson.loads(stored) if stored else None, record)
-            if new is None:
-                continue
-            table[message.key] = orjson.dumps(new)
-            pending[message.key] = orjson.dumps(new["stats"])
+    tally = ctx.segment_tally
+    board = ctx.segment_board
+    topic = settings.topic(SEGMENT_STATS)
 
     @app.timer(interval=1.0, name="segment-stats-publisher")
-    async def publish_pending() -> None:
-        while pending:
-            key, value = pending.popitem()
-            published.send_soon(key=key, value=value)
-
-    async def republish() -> None:
-        # After a rebalance or a crash: what was pending may be lost, so
-        # publish every segment this worker now owns.
-        for key, raw in table.items():
-            pending[key] = orjson.dumps(orjson.loads(raw)["stats"])
-
-    table.on_recover(republish)
-
-    live = ctx.live_segments
+    async def publish_tallies() -> None:
+        sweeper = ctx.state.get("sweeper")
+        if sweeper is None or not sweeper.ready or not tally.dirty:
+            return
+        dirty, tally.dirty = tally.dirty, set()
+        for partition, segment in sorted(dirty):
+            if partition not in sweeper.active:
+                continue
+            snapshot = tally.snapshot(partition, segment)
+            if snapshot is None:
+                continue
+            key = f"{segment}@{partition}".encode()
+            await app.producer.send(topic, key, orjson.dumps(snapshot), None, None, None)
 
     def apply(key: bytes | None, value: bytes | None) -> None:
-        if key is None:
+        if key is None or value is None:
             return
-        segment = key.decode("utf-8", "replace")
-        if value is None:
-            live.pop(segment, None)
-        else:
-            live[segment] = SegmentStats.from_dict(orjson.loads(value))
+        record = orjson.loads(value)
+        if not isinstance(record, dict) or "partition" not in record:
+            return  # written by a version that kept one record per segment
+        board.apply(record)
 
-    reader = CompactedTopicReader(settings, settings.topic(SEGMENT_STATS), apply)
+    reader = CompactedTopicReader(settings, topic, apply)
     ctx.state["segment_stats"] = reader
 
     @app.task

@@ -1,23 +1,24 @@
 """Every topic the service reads or writes, with its Kafka configs.
 
 Contract names (``lead-created``) become Kafka names through
-``Settings.topic`` (``SLA_TOPIC_PREFIX`` + name). Lead topics, the tick
-topic and the lead table's changelog share one partition count, so one
-partition of each holds the same leads.
+``Settings.topic`` (``SLA_TOPIC_PREFIX`` + name). Lead topics, the
+``sla-emitted`` topic and the lead table's changelog share one partition
+count, so one partition of each holds the same leads.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from stream.service.leads import SEGMENT_EVIDENCE  # internal: lead outcome changes, keyed by segment
 from stream.settings import Settings
 
 LEAD_INPUTS = ("lead-created", "content-downloaded", "call-attempt", "lead-assigned", "opportunity-created")
 REPS = "reps"
 OUTPUTS = ("lead-scored", "sla-breaches", "dead-letter")
-TICKS = "sla-ticks"  # internal: the sweeper's nudges, keyed by lead
-SEGMENT_STATS = "sla-segment-stats"  # internal, compacted: live segment statistics, read by every worker
+# internal: what the sweeper emitted, per partition, for the leads' states
+EMITTED = "sla-emitted"
+# internal, compacted: each partition's segment evidence, read by every worker
+SEGMENT_STATS = "sla-segment-stats"
 
 COMPACTED = {"cleanup.policy": "compact"}
 
@@ -38,12 +39,10 @@ def all_topics(settings: Settings) -> list[TopicSpec]:
     specs = [TopicSpec(settings.topic(name), n) for name in LEAD_INPUTS]
     specs.append(TopicSpec(settings.topic(REPS), n, COMPACTED))
     specs += [TopicSpec(settings.topic(name), n) for name in OUTPUTS]
-    # Ticks are only needed until processed: an hour is plenty.
-    specs.append(TopicSpec(settings.topic(TICKS), n, {"retention.ms": str(3_600_000)}))
-    specs.append(TopicSpec(settings.topic(SEGMENT_EVIDENCE), n))
+    # Needed until the lead's state records it (seconds), or after an outage.
+    specs.append(TopicSpec(settings.topic(EMITTED), n, {"retention.ms": str(7 * 86_400_000)}))
     specs.append(TopicSpec(settings.topic(SEGMENT_STATS), n, COMPACTED))
     specs.append(TopicSpec(changelog_name(settings, "leads"), n, COMPACTED))
-    specs.append(TopicSpec(changelog_name(settings, "segments"), n, COMPACTED))
     return specs
 
 

@@ -1,16 +1,19 @@
 """HTTP on the worker: /metrics, /healthz, /readyz, /sla/leads/{id},
 /sla/reps (the per-rep table of the whole group, whichever worker answers),
-/sla/reps/buckets and /wallboard."""
+/sla/reps/buckets, /sla/segments (live segment verdicts) and /wallboard."""
 
 from __future__ import annotations
 
+import asyncio
+
 import orjson
-from prometheus_client import CONTENT_TYPE_LATEST, generate_latest
+from prometheus_client import CONTENT_TYPE_LATEST
 
 from stream.adapters.group import group_buckets, group_report, local_part
+from stream.adapters.agents import expected_partition
 from stream.adapters.health import is_ready
 from stream.adapters.tables import decode as decode_lead
-from stream.adapters.wallboard import wallboard_html
+from stream.adapters.wallboard import wallboard_page
 
 
 def install(ctx) -> None:
@@ -19,7 +22,13 @@ def install(ctx) -> None:
 
     @app.page("/metrics")
     async def metrics(web, request):
-        return web.bytes(generate_latest(ctx.registry), content_type=CONTENT_TYPE_LATEST.split(";")[0])
+        # A family at a time, letting the sweeper and the agents in between:
+        # a scrape with a big roster must not delay breach emission.
+        parts = []
+        for part in ctx.metrics.render(ctx.clock()):
+            parts.append(part)
+            await asyncio.sleep(0)
+        return web.bytes(b"".join(parts), content_type=CONTENT_TYPE_LATEST.split(";")[0])
 
     @app.page("/healthz")
     async def healthz(web, request):
@@ -33,14 +42,22 @@ def install(ctx) -> None:
     @app.page("/sla/leads/{lead_id}")
     @app.table_route(table=leads, match_info="lead_id")
     async def lead(web, request, lead_id: str):
-        _, state = decode_lead(leads.get(lead_id.encode()))
+        key = lead_id.encode()
+        state = decode_lead(ctx.state["lead_store"].get(expected_partition(key, ctx.settings.partitions), key))
         if state is None:
             return web.json({"lead_id": lead_id, "error": "unknown lead"}, status=404)
         return web.json(ctx.processor.view(state, ctx.clock()))
 
+    @app.page("/sla/segments")
+    async def segments(web, request):
+        board = ctx.segment_board
+        rows = [board.row(stats) for _, stats in sorted(ctx.live_segments.items())]
+        return web.bytes(orjson.dumps({"segments": rows}), content_type="application/json")
+
     @app.page("/sla/reps/local")
     async def reps_local(web, request):
-        return web.bytes(orjson.dumps(local_part(ctx)), content_type="application/json")
+        part = local_part(ctx, request.query.get("team") or None)
+        return web.bytes(orjson.dumps(part), content_type="application/json")
 
     @app.page("/sla/reps/buckets")
     async def reps_buckets(web, request):
@@ -52,4 +69,5 @@ def install(ctx) -> None:
 
     @app.page("/wallboard")
     async def wallboard(web, request):
-        return web.html(wallboard_html(await group_report(ctx)))
+        team = request.query.get("team") or None
+        return web.html(wallboard_page(ctx, await group_report(ctx, team), team=team))

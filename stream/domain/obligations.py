@@ -9,6 +9,7 @@ Instants are UTC epoch seconds. Nothing here reads the wall clock.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
@@ -33,12 +34,14 @@ class Reconciliation:
     fire: tuple[Obligation, ...]
     retract: tuple[str, ...]  # event ids of earlier breaches the facts now disprove
     next_wakeup: float | None  # wall-clock instant the next stage becomes emittable
+    upcoming: Obligation | None = None  # the stage that becomes emittable then
 
 
 def _micros(at: float) -> int:
     return int(round(at * 1_000_000))
 
 
+@functools.lru_cache(maxsize=65_536)  # every event of a lead asks again for the same few ids
 def breach_event_id(lead_id: str, breach_type: str, started_at: float, stage: str) -> str:
     """Deterministic id: the same breach always gets the same id."""
     text = f"{breach_type}|{lead_id}|{_micros(started_at)}|{stage}"
@@ -76,6 +79,7 @@ def reconcile(
     fire: list[Obligation] = []
     expected: set[str] = set()
     wakeup: float | None = None
+    upcoming: Obligation | None = None
     for ob in obligations:
         if not ob.breached:
             continue
@@ -87,10 +91,10 @@ def reconcile(
         if emit_at <= now:
             fire.append(ob)
         elif wakeup is None or emit_at < wakeup:
-            wakeup = emit_at
+            wakeup, upcoming = emit_at, ob
     retract = tuple(
         event_id
         for event_id, sent in emitted.items()
         if event_id not in expected and not sent.get(RETRACTED)
     )
-    return Reconciliation(tuple(fire), retract, wakeup)
+    return Reconciliation(tuple(fire), retract, wakeup, upcoming)

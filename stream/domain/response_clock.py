@@ -88,6 +88,20 @@ class PlainTime:
 PLAIN_TIME = PlainTime()
 
 
+class PlainSeconds:
+    """SLA time that is plain time, on epoch seconds directly (the
+    ``OwnedTime`` interface without calendars or datetimes)."""
+
+    def add(self, start: float, seconds: float) -> float:
+        return start + seconds
+
+    def diff(self, start: float, end: float) -> float:
+        return max(0.0, end - start)
+
+
+PLAIN_SECONDS = PlainSeconds()
+
+
 def to_datetime(at: float) -> datetime:
     return datetime.fromtimestamp(at, tz=timezone.utc)
 

@@ -2,30 +2,37 @@
 
 Faust has no per-key timers, so the worker keeps this in memory for its
 active partitions and rebuilds it from the lead table after every rebalance.
-Popping what is due costs O(due · log n), never O(open clocks). Entries are
-lazily invalidated: a lead's newest wakeup wins, older heap entries are
+Popping what is due costs O(due · log n), never O(open clocks). Heap entries
+are lazily invalidated: a lead's newest wakeup wins, older heap entries are
 skipped when they surface.
 
 It also keeps the open response clocks by owner, for the uncontacted and
 overdue gauges: an open clock is ``(started_at, owner, overdue_at)``, and
 counting the overdue ones at ``now`` costs O(clocks that became overdue
 since the last count), like a sweep.
+
+One small entry per lead (about half a kilobyte with its heap entries): a
+worker holds a million open clocks in a few hundred megabytes.
 """
 
 from __future__ import annotations
 
 import heapq
 from collections import Counter
-from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 # (started_at, owner, overdue_at): epoch seconds; overdue_at None when unknown
 OpenClock = tuple[float, str | None, float | None]
-_MISSING = object()
 
 
-def _started_by(clock: OpenClock | None) -> tuple[float, str | None] | None:
-    return None if clock is None else (clock[0], clock[1])
+class _Entry:
+    __slots__ = ("partition", "wakeup", "clock", "overdue")
+
+    def __init__(self, partition: int) -> None:
+        self.partition = partition
+        self.wakeup: float | None = None
+        self.clock: OpenClock | None = None
+        self.overdue = False  # counted in _rep_overdue
 
 
 def _decrement(counter: Counter, key) -> None:
@@ -34,59 +41,73 @@ def _decrement(counter: Counter, key) -> None:
         del counter[key]
 
 
-@dataclass(slots=True)
-class _Partition:
-    heap: list[tuple[float, str]] = field(default_factory=list)
-    wakeup: dict[str, float] = field(default_factory=dict)
-
-
 class DeadlineIndex:
     def __init__(self) -> None:
-        self._partitions: dict[int, _Partition] = {}
-        # lead -> (clock started_at, owner, overdue_at) for leads whose clock is open
-        self._open: dict[str, OpenClock] = {}
-        self._open_partition: dict[str, int] = {}
+        self._leads: dict[str, _Entry] = {}
+        self._heaps: dict[int, list[tuple[float, str]]] = {}  # partition -> (wakeup, lead)
         self._rep_open: Counter[str | None] = Counter()
         self._rep_oldest: dict[str | None, list[tuple[float, str]]] = {}
-        # open clocks not counted overdue yet, by overdue_at; and those counted
-        self._not_overdue: list[tuple[float, str]] = []
-        self._overdue: dict[str, str | None] = {}
+        self._not_overdue: list[tuple[float, str]] = []  # (overdue_at, lead) not counted yet
         self._rep_overdue: Counter[str | None] = Counter()
+        self._open = 0
+
+    def _entry(self, partition: int, lead_id: str) -> _Entry:
+        entry = self._leads.get(lead_id)
+        if entry is None:
+            entry = self._leads[lead_id] = _Entry(partition)
+        return entry
+
+    def _forget_if_idle(self, lead_id: str, entry: _Entry) -> None:
+        if entry.wakeup is None and entry.clock is None:
+            del self._leads[lead_id]
 
     # -- wakeups -----------------------------------------------------------
-    def schedule(self, partition: int, lead_id: str, wakeup: float | None) -> None:
-        part = self._partitions.setdefault(partition, _Partition())
+    def schedule(self, partition: int, lead_id: str, wakeup: float | None, upcoming=None) -> None:
+        """When to look at the lead next (None: never). ``upcoming`` (what is
+        due then) is kept with the lead in the table, not here."""
+        heap = self._heaps.setdefault(partition, [])
+        if not lead_id:
+            return  # only makes the partition known
+        entry = self._leads.get(lead_id)
         if wakeup is None:
-            part.wakeup.pop(lead_id, None)
+            if entry is not None:
+                entry.wakeup = None
+                self._forget_if_idle(lead_id, entry)
             return
-        if part.wakeup.get(lead_id) == wakeup:
+        entry = entry or self._entry(partition, lead_id)
+        if entry.wakeup == wakeup:
             return
-        part.wakeup[lead_id] = wakeup
-        heapq.heappush(part.heap, (wakeup, lead_id))
+        entry.wakeup = wakeup
+        entry.partition = partition
+        heapq.heappush(heap, (wakeup, lead_id))
 
     def pop_due(self, partition: int, now: float, limit: int = 10_000) -> list[str]:
         """Leads of ``partition`` whose wakeup is at or before ``now``; they
         leave the index until rescheduled."""
-        part = self._partitions.get(partition)
-        if part is None:
+        heap = self._heaps.get(partition)
+        if not heap:
             return []
         due = []
-        heap = part.heap
         while heap and heap[0][0] <= now and len(due) < limit:
             wakeup, lead_id = heapq.heappop(heap)
-            if part.wakeup.get(lead_id) == wakeup:
-                del part.wakeup[lead_id]
+            entry = self._leads.get(lead_id)
+            if entry is not None and entry.wakeup == wakeup and entry.partition == partition:
+                entry.wakeup = None
+                self._forget_if_idle(lead_id, entry)
                 due.append(lead_id)
         return due
 
     def next_wakeup(self, partition: int) -> float | None:
-        part = self._partitions.get(partition)
-        if part is None:
+        heap = self._heaps.get(partition)
+        if not heap:
             return None
-        heap = part.heap
-        while heap and part.wakeup.get(heap[0][1]) != heap[0][0]:
+        while heap:
+            wakeup, lead_id = heap[0]
+            entry = self._leads.get(lead_id)
+            if entry is not None and entry.wakeup == wakeup and entry.partition == partition:
+                return wakeup
             heapq.heappop(heap)
-        return heap[0][0] if heap else None
+        return None
 
     # -- open clocks -----------------------------------------------------------
     def set_open(self, partition: int, lead_id: str, clock: Sequence | None) -> None:
@@ -94,80 +115,108 @@ class DeadlineIndex:
         Clocks stored before overdue_at was kept come as ``(started_at, owner)``: never overdue."""
         if clock is not None:
             clock = (clock[0], clock[1], clock[2] if len(clock) > 2 else None)
-        old = self._open.get(lead_id)
+        entry = self._leads.get(lead_id)
+        old = entry.clock if entry is not None else None
         if old == clock:
             return
         if old is not None:
             _decrement(self._rep_open, old[1])
-            if self._overdue.pop(lead_id, _MISSING) is not _MISSING:
+            if entry.overdue:
                 _decrement(self._rep_overdue, old[1])
-            del self._open[lead_id]
-            del self._open_partition[lead_id]
-        if clock is not None:
-            self._open[lead_id] = clock
-            self._open_partition[lead_id] = partition
-            self._rep_open[clock[1]] += 1
-            heapq.heappush(self._rep_oldest.setdefault(clock[1], []), (clock[0], lead_id))
-            if clock[2] is not None:
-                heapq.heappush(self._not_overdue, (clock[2], lead_id))
-                if len(self._not_overdue) > 2 * len(self._open) + 4096:
-                    self._compact_not_overdue()
+                entry.overdue = False
+            entry.clock = None
+            self._open -= 1
+        if clock is None:
+            if entry is not None:
+                self._forget_if_idle(lead_id, entry)
+            return
+        entry = entry or self._entry(partition, lead_id)
+        entry.partition = partition
+        entry.clock = clock
+        self._open += 1
+        self._rep_open[clock[1]] += 1
+        heapq.heappush(self._rep_oldest.setdefault(clock[1], []), (clock[0], lead_id))
+        if clock[2] is not None:
+            heapq.heappush(self._not_overdue, (clock[2], lead_id))
+            if len(self._not_overdue) > 2 * self._open + 4096:
+                self._compact()
 
-    def _compact_not_overdue(self) -> None:
-        # Closed clocks leave stale entries behind (overdue_at may be days away
-        # over a weekend): drop them once they outnumber the live ones.
+    def _compact(self) -> None:
+        # Closed clocks leave stale heap entries behind (an overdue instant may
+        # be days away over a weekend): drop them once they outnumber the live ones.
         self._not_overdue = [
-            (c[2], lead) for lead, c in self._open.items() if c[2] is not None and lead not in self._overdue
+            (e.clock[2], lead)
+            for lead, e in self._leads.items()
+            if e.clock is not None and e.clock[2] is not None and not e.overdue
         ]
         heapq.heapify(self._not_overdue)
+        for rep, heap in list(self._rep_oldest.items()):
+            live = [(s, lead) for s, lead in heap if self._clock_of(lead)[:2] == (s, rep)]
+            if live:
+                heapq.heapify(live)
+                self._rep_oldest[rep] = live
+            else:
+                del self._rep_oldest[rep]
+
+    def _clock_of(self, lead_id: str) -> OpenClock | tuple:
+        entry = self._leads.get(lead_id)
+        return entry.clock if entry is not None and entry.clock is not None else ()
 
     @property
     def open_clocks(self) -> int:
-        return len(self._open)
+        return self._open
 
     def open_by_rep(self) -> Iterator[tuple[str | None, int, float]]:
         """(owner, open clocks, oldest clock start) per owner with open clocks."""
         for rep, count in list(self._rep_open.items()):
             heap = self._rep_oldest.get(rep, [])
-            while heap and _started_by(self._open.get(heap[0][1])) != (heap[0][0], rep):
+            while heap and self._clock_of(heap[0][1])[:2] != (heap[0][0], rep):
                 heapq.heappop(heap)
             if heap:
                 yield rep, count, heap[0][0]
 
-    def oldest_open(self, limit: int) -> list[tuple[str, int, OpenClock]]:
+    def oldest_open(self, limit: int, owners: Callable[[str | None], bool] | None = None) -> list[tuple[str, int, OpenClock]]:
         """The ``limit`` open clocks that started first: (lead, partition, clock),
-        oldest first. Costs O(open clocks): for pages, not for every event."""
-        oldest = heapq.nsmallest(limit, self._open.items(), key=lambda item: (item[1][0], item[0]))
-        return [(lead_id, self._open_partition[lead_id], clock) for lead_id, clock in oldest]
+        oldest first, of the owners ``owners`` accepts (all by default).
+        Costs O(open clocks): for pages, not for every event."""
+        items = (
+            (lead, e)
+            for lead, e in self._leads.items()
+            if e.clock is not None and (owners is None or owners(e.clock[1]))
+        )
+        oldest = heapq.nsmallest(limit, items, key=lambda item: (item[1].clock[0], item[0]))
+        return [(lead_id, e.partition, e.clock) for lead_id, e in oldest]
 
     def overdue_by_rep(self, now: float) -> dict[str | None, int]:
         """Open clocks past their overdue instant at ``now``, by owner."""
         heap = self._not_overdue
         while heap and heap[0][0] <= now:
             overdue_at, lead_id = heapq.heappop(heap)
-            clock = self._open.get(lead_id)
-            if clock is not None and clock[2] == overdue_at and lead_id not in self._overdue:
-                self._overdue[lead_id] = clock[1]
-                self._rep_overdue[clock[1]] += 1
+            entry = self._leads.get(lead_id)
+            if entry is not None and entry.clock is not None and entry.clock[2] == overdue_at and not entry.overdue:
+                entry.overdue = True
+                self._rep_overdue[entry.clock[1]] += 1
         return dict(self._rep_overdue)
 
     # -- partitions --------------------------------------------------------------
     def partitions(self) -> list[int]:
-        return sorted(self._partitions)
+        return sorted(self._heaps)
 
     def drop_partitions(self, partitions: Iterable[int]) -> None:
         """Forget everything of ``partitions`` (revoked: another worker owns them now)."""
-        gone = set(partitions) & set(self._partitions)
+        gone = set(partitions) & set(self._heaps)
         if not gone:
             return
-        if gone == set(self._partitions):
+        if gone == set(self._heaps):
             self.clear()
             return
         for p in gone:
-            del self._partitions[p]
-        for lead_id, p in list(self._open_partition.items()):
-            if p in gone:
-                self.set_open(p, lead_id, None)
+            del self._heaps[p]
+        for lead_id, entry in list(self._leads.items()):
+            if entry.partition in gone:
+                self.set_open(entry.partition, lead_id, None)
+                entry.wakeup = None
+                self._leads.pop(lead_id, None)
 
     def clear(self) -> None:
         self.__init__()

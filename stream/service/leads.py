@@ -9,7 +9,7 @@ store, what to publish and what to observe.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -36,17 +36,15 @@ from stream.domain.obligations import (
     retraction_event_id,
 )
 from stream.domain.response_clock import (
-    PLAIN_TIME,
+    PLAIN_SECONDS,
     OwnedTime,
+    PlainSeconds,
     ResponseClock,
     derive_clocks,
     stage_dues,
     to_datetime,
 )
 from stream.policy import Policy
-from stream.service.segment_evidence import evidence, lead_outcome
-
-SEGMENT_EVIDENCE = "sla-segment-evidence"  # internal: outcome changes keyed by segment
 
 
 # (attributes of lead-created, content types downloaded so far in event order) -> score
@@ -61,6 +59,26 @@ class Breach:
     lag_seconds: float | None  # emission minus due; None for retractions
 
 
+@dataclass(frozen=True, slots=True)
+class Derived:
+    """A lead's clocks as derived for one outcome, in the shape of
+    ``rep_stats.LeadRules``: the per-rep contribution reuses them instead of
+    deriving them again."""
+
+    workable: float | None
+    response_clocks: list[ResponseClock]
+    time: Any
+
+    def workable_at(self, state: LeadState) -> float | None:
+        return self.workable
+
+    def clocks(self, state: LeadState) -> list[ResponseClock]:
+        return self.response_clocks
+
+    def sla_time(self, state: LeadState) -> Any:
+        return self.time
+
+
 @dataclass(slots=True)
 class Outcome:
     result: str  # ok | duplicate
@@ -70,6 +88,11 @@ class Outcome:
     response_seconds: list[tuple[str | None, float]] = field(default_factory=list)
     breaches: list[Breach] = field(default_factory=list)
     next_wakeup: float | None = None
+    # The stage that falls due at next_wakeup, ready to emit without the
+    # lead's state: {"obligation", "generation", "due", "value"} with the
+    # value's detected_at left to the emitter (the sweeper).
+    upcoming: dict[str, Any] | None = None
+    derived: Derived | None = None  # the clocks behind this outcome
     # (started_at, owner, overdue_at) while uncontacted; overdue_at is when the
     # clock passes its `breach` stage in SLA time
     open_clock: tuple[float, str | None, float] | None = None
@@ -122,27 +145,43 @@ class LeadProcessor:
         if state.has_seen(event.event_id):
             return Outcome(result="duplicate")
         state.remember(event.event_id, self.dedupe_limit)
-        existed, before = state.exists, lead_outcome(state)
         self._record(state, event)
         outcome = Outcome(result="ok", state=state)
-        for record in evidence(
-            existed, before, state, event.event_id, event.occurred_at.timestamp(), self.policy.scoring
-        ):
-            outcome.outputs.append((SEGMENT_EVIDENCE, record["segment"], record))
         scoring_fact = isinstance(event, (LeadCreated, ContentDownloaded))
         self._score(state, now, outcome, event.occurred_at.timestamp() if scoring_fact else None)
         self._clocks(state, now, outcome)
         return outcome
 
-    def tick(self, state: LeadState | None, now: float) -> Outcome:
-        """Re-evaluate a lead's clocks at wall-clock ``now`` (the sweeper's nudge)."""
+    def tick(self, state: LeadState | None, now: float, emitted: Iterable[Mapping[str, Any]] = ()) -> Outcome:
+        """Re-evaluate a lead's clocks at wall-clock ``now``, after recording
+        ``emitted``: stages the sweeper emitted on its own (``Outcome.upcoming``
+        values with their detected_at)."""
         if state is None:
             return Outcome(result="ok")
         outcome = Outcome(result="ok", state=state)
+        recorded = self.record_emitted(state, emitted)
         self._clocks(state, now, outcome)
-        if not outcome.outputs:
+        if not outcome.outputs and not recorded:
             outcome.state = None  # nothing changed: no changelog write
         return outcome
+
+    @staticmethod
+    def record_emitted(state: LeadState, emitted: Iterable[Mapping[str, Any]]) -> bool:
+        """Mark stages emitted outside this processor (by the sweeper) as sent;
+        True when the state changed. Idempotent: a stage already recorded at
+        that generation or later is left alone."""
+        changed = False
+        for entry in emitted:
+            base, generation, value = entry["obligation"], entry["generation"], entry["value"]
+            known = state.emitted.get(base)
+            if known is not None and (known.get("generation", 0) > generation or not known.get(RETRACTED)):
+                continue
+            if known is not None and known.get("generation", 0) == generation and known.get(RETRACTED):
+                continue  # this very emission was retracted since
+            state.emitted[base] = {"type": value["breach_type"], "value": dict(value), RETRACTED: False,
+                                   "generation": generation}
+            changed = True
+        return changed
 
     def view(self, state: LeadState, now: float) -> dict[str, Any]:
         """A lead's state for people: facts, score, clocks and their stages."""
@@ -271,9 +310,9 @@ class LeadProcessor:
             )
 
     # -- clocks -------------------------------------------------------------------
-    def sla_time(self, state: LeadState) -> OwnedTime:
+    def sla_time(self, state: LeadState) -> OwnedTime | PlainSeconds:
         if not self.policy.response.business_hours:
-            return OwnedTime(((0.0, PLAIN_TIME),))
+            return PLAIN_SECONDS
         segments = [(0.0, self.calendar_for(None))]
         segments += [(at, self.calendar_for(rep)) for at, rep in state.owners]
         return OwnedTime(tuple(segments))
@@ -282,10 +321,12 @@ class LeadProcessor:
         reengage = [d[0] for d in state.downloads if d[1] in self.reengage]
         return derive_clocks(self.workable_at(state), reengage, state.call_times)
 
-    def obligations(self, state: LeadState, clocks: list[ResponseClock] | None = None) -> list[Obligation]:
+    def obligations(
+        self, state: LeadState, clocks: list[ResponseClock] | None = None, time: OwnedTime | PlainSeconds | None = None
+    ) -> list[Obligation]:
         """Every SLA stage the lead owes, per the facts known now."""
         clocks = self.clocks(state) if clocks is None else clocks
-        time = self.sla_time(state)
+        time = self.sla_time(state) if time is None else time
         response = self.policy.response
         schedule = [
             (c, stage_dues(c.started_at, response.deadline_seconds, self.escalation, time.add)) for c in clocks
@@ -309,13 +350,20 @@ class LeadProcessor:
         return out
 
     def _clocks(self, state: LeadState, now: float, outcome: Outcome) -> None:
-        clocks = self.clocks(state)
+        workable_at = self.workable_at(state)
+        reengage = [d[0] for d in state.downloads if d[1] in self.reengage]
+        clocks = derive_clocks(workable_at, reengage, state.call_times)
+        time = self.sla_time(state)
+        outcome.derived = Derived(workable_at, clocks, time)
         decision = reconcile(
-            self.obligations(state, clocks), state.emitted, now, self.policy.response.allowed_lateness_seconds
+            self.obligations(state, clocks, time), state.emitted, now, self.policy.response.allowed_lateness_seconds
         )
         self._emit(state, decision, now, outcome)
         outcome.next_wakeup = decision.next_wakeup
-        time = self.sla_time(state)
+        if decision.upcoming is not None:
+            base, generation, value = self._breach(state, decision.upcoming, None)
+            due = decision.upcoming.due
+            outcome.upcoming = {"obligation": base, "generation": generation, "due": due, "value": value}
         for clock in clocks:
             key = repr(clock.started_at)
             if clock.stopped_at is not None and key not in state.responded:
@@ -327,25 +375,31 @@ class LeadProcessor:
             start = clocks[-1].started_at
             outcome.open_clock = (start, state.current_owner, time.add(start, self.overdue_after_seconds))
 
+    @staticmethod
+    def _breach(state: LeadState, ob: Obligation, now: float | None) -> tuple[str, int, dict[str, Any]]:
+        """(obligation id, generation, breach event) of emitting ``ob`` at ``now``."""
+        previous = state.emitted.get(ob.event_id)
+        generation = previous.get("generation", 0) + 1 if previous else 0
+        score = state.score or {}
+        value = {
+            "event_id": refire_event_id(ob.event_id, generation),
+            "breach_type": ob.breach_type,
+            "stage": ob.stage,
+            "lead_id": state.lead_id,
+            "rep_id": state.current_owner,
+            "clock_started_at": _ts(ob.started_at),
+            "deadline": _ts(ob.due),
+            "detected_at": None if now is None else _ts(now),
+            "policy": ob.policy,
+            "lead_score": score.get("score"),
+            "segment": score.get("segment"),
+        }
+        return ob.event_id, generation, value
+
     def _emit(self, state: LeadState, decision: Reconciliation, now: float, outcome: Outcome) -> None:
         owner = state.current_owner
-        score = state.score or {}
         for ob in decision.fire:
-            previous = state.emitted.get(ob.event_id)
-            generation = previous.get("generation", 0) + 1 if previous else 0
-            value = {
-                "event_id": refire_event_id(ob.event_id, generation),
-                "breach_type": ob.breach_type,
-                "stage": ob.stage,
-                "lead_id": state.lead_id,
-                "rep_id": owner,
-                "clock_started_at": _ts(ob.started_at),
-                "deadline": _ts(ob.due),
-                "detected_at": _ts(now),
-                "policy": ob.policy,
-                "lead_score": score.get("score"),
-                "segment": score.get("segment"),
-            }
+            _, generation, value = self._breach(state, ob, now)
             state.emitted[ob.event_id] = {
                 "type": ob.breach_type,
                 "value": value,

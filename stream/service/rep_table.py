@@ -14,12 +14,14 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Iterable
+from dataclasses import fields
 from datetime import date, timedelta
 from typing import Any
 
 from stream.domain.lead import LeadState
 from stream.domain.rep_stats import (
     UNASSIGNED,
+    LeadRules,
     RepDay,
     RepReport,
     instant,
@@ -56,22 +58,72 @@ def _counts(part: RepDay) -> tuple[int, ...]:
     )
 
 
+# RepDay's fields by kind: counts add up; the sorted tuples of seconds are
+# kept as multisets here (adding a lead must not re-sort a whole day).
+_INTS = tuple(f.name for f in fields(RepDay) if isinstance(f.default, int) and not isinstance(f.default, bool))
+_SECONDS = tuple(f.name for f in fields(RepDay) if f.name.endswith("_seconds"))
+
+
+class _Bucket:
+    """One (partition, rep, day) bucket, updated in place."""
+
+    __slots__ = ("ints", "seconds", "breaches")
+
+    def __init__(self) -> None:
+        self.ints = dict.fromkeys(_INTS, 0)
+        self.seconds: dict[str, Counter[float]] = {name: Counter() for name in _SECONDS}
+        self.breaches: Counter[tuple[str, str]] = Counter()
+
+    def add(self, part: RepDay, sign: int) -> None:
+        ints = self.ints
+        for name in _INTS:
+            ints[name] += sign * getattr(part, name)
+        for name in _SECONDS:
+            values = getattr(part, name)
+            if values:
+                counter = self.seconds[name]
+                for value in values:
+                    counter[value] += sign
+                    if not counter[value]:
+                        del counter[value]
+        for breach_type, stage, n in part.breaches:
+            key = (breach_type, stage)
+            self.breaches[key] += sign * n
+            if not self.breaches[key]:
+                del self.breaches[key]
+
+    @property
+    def empty(self) -> bool:
+        return not self.ints["workable_leads"] and not self.ints["clocks"] and not self.breaches
+
+    def day(self, rep: str, day: date) -> RepDay:
+        return RepDay(
+            rep=rep,
+            day=day,
+            **self.ints,
+            **{name: tuple(sorted(c.elements())) for name, c in self.seconds.items()},
+            breaches=tuple(sorted((t, s, n) for (t, s), n in self.breaches.items())),
+        )
+
+
 class RepTable:
     def __init__(self, policy: Policy, processor: LeadProcessor, calendars: CalendarBook) -> None:
         self.policy = policy
         self.processor = processor
         self.calendars = calendars
         # (partition, rep, day) -> bucket of this worker's active partitions
-        self._buckets: dict[tuple[int, str, str], RepDay] = {}
+        self._buckets: dict[tuple[int, str, date], _Bucket] = {}
         # rep -> local day -> COUNTS summed over partitions: what the metrics read
         self._counts: dict[str, dict[date, list[int]]] = {}
         # (partition, rep, local day of detection) -> (breach_type, stage) -> standing breach events
         self._detected: dict[tuple[int, str, date], Counter[tuple[str, str]]] = {}
 
-    def contribution(self, state: LeadState, now: float) -> RepDay | None:
+    def contribution(self, state: LeadState, now: float, rules: LeadRules | None = None) -> RepDay | None:
+        """The lead's part of its rep's day bucket as of ``now``; ``rules``:
+        the clocks already derived for this state (``Outcome.derived``)."""
         sent = [s["value"] for s in state.emitted.values() if not s.get(RETRACTED)]
-        breaches = standing_breaches(sent).get(state.lead_id, [])
-        lead = summarize_lead(state, self.processor, self.policy.response.deadline_seconds, breaches)
+        breaches = standing_breaches(sent).get(state.lead_id, []) if sent else []
+        lead = summarize_lead(state, rules or self.processor, self.policy.response.deadline_seconds, breaches)
         if lead is None:
             return None
         return lead_day(lead, now, rep_calendar(self.calendars.calendar_for, lead.rep).zone)
@@ -132,16 +184,13 @@ class RepTable:
             del days[part.day]
             if not days:
                 del self._counts[part.rep]
-        key = (partition, part.rep, part.day.isoformat())
-        current = self._buckets.get(key)
-        if current is None:
-            bucket = part if sign > 0 else None
-        else:
-            bucket = current.plus(part) if sign > 0 else current.minus(part)
-        if bucket is None or bucket.empty:
-            self._buckets.pop(key, None)
-        else:
-            self._buckets[key] = bucket
+        key = (partition, part.rep, part.day)
+        bucket = self._buckets.get(key)
+        if bucket is None:
+            bucket = self._buckets[key] = _Bucket()
+        bucket.add(part, sign)
+        if bucket.empty:
+            del self._buckets[key]
 
     def clear(self) -> None:
         self._buckets.clear()
@@ -152,7 +201,7 @@ class RepTable:
         """Forget the buckets of ``partitions`` (revoked: another worker owns them now)."""
         gone = set(partitions)
         for key in [k for k in self._buckets if k[0] in gone]:
-            self._add(key[0], self._buckets[key], -1)
+            self._add(key[0], self._buckets[key].day(key[1], key[2]), -1)
         for key in [k for k in self._detected if k[0] in gone]:
             del self._detected[key]
 
@@ -181,7 +230,7 @@ class RepTable:
 
     def local_buckets(self) -> list[RepDay]:
         """This worker's buckets, summed over its partitions."""
-        return self.merge(self._buckets.values())
+        return self.merge(bucket.day(rep, day) for (_, rep, day), bucket in self._buckets.items())
 
     @staticmethod
     def merge(buckets: Iterable[RepDay]) -> list[RepDay]:

@@ -82,8 +82,8 @@ def test_segment_verdicts_move_with_live_evidence(make_worker, kafka_bootstrap, 
     produce(kafka_bootstrap, records)
 
     def verdict():
-        stats = values(consume(kafka_bootstrap, w.topic("sla-segment-stats"), 2))
-        mine = [s for s in stats if s["segment"] == "event|1001+|unknown"]
-        return mine[-1]["verdict"] if mine else None
+        rows = orjson.loads(w.get("/sla/segments")[1])["segments"]
+        mine = [row for row in rows if row["segment"] == "event|1001+|unknown"]
+        return mine[0]["profitable"] if mine else None
 
     assert wait_for(verdict, timeout=60, message="a profitable verdict") is True

@@ -5,9 +5,10 @@ import subprocess
 from datetime import date, datetime, timezone
 
 import pytest
-from prometheus_client import CollectorRegistry, generate_latest
+from prometheus_client import CollectorRegistry
+from prometheus_client.parser import text_string_to_metric_families
 
-from stream.adapters.metrics import Metrics, RepLabels, RepSlaCollector
+from stream.adapters.metrics import Metrics, RepLabels, RepSlaSeries
 from stream.domain.rep_stats import RepDay, marketing_pacing
 from stream.policy import parse_policy
 from stream.service.calendars import CalendarBook
@@ -35,18 +36,23 @@ class Worker:
         processor = LeadProcessor(self.policy, self.calendars.calendar_for, build_scorer(self.policy))
         self.table = RepTable(self.policy, processor, self.calendars)
         self.index = DeadlineIndex()
-        self.registry = CollectorRegistry()
         labels = RepLabels(max_labels, roster=self.calendars.rep_ids, version=lambda: self.calendars.version)
-        Metrics(self.registry, labels)
-        self.registry.register(
-            RepSlaCollector(self.index, self.table, self.calendars, self.policy, labels, clock=lambda: NOW)
-        )
+        self.metrics = Metrics(CollectorRegistry(), labels)
+        self.metrics.rep_series = RepSlaSeries(self.index, self.table, self.calendars, self.policy, labels)
+        self.metrics.start_reps(self.calendars.rep_ids())
 
     def lead(self, partition: int, rep: str, day: date, **counts) -> None:
         self.table.replace(partition, None, RepDay(rep=rep, day=day, workable_leads=1, **counts))
 
+    def text(self) -> bytes:
+        return b"".join(self.metrics.render(NOW))
+
     def value(self, name: str, **labels) -> float | None:
-        return self.registry.get_sample_value(name, labels)
+        for family in text_string_to_metric_families(self.text().decode()):
+            for sample in family.samples:
+                if sample.name == name and sample.labels == labels:
+                    return sample.value
+        return None
 
 
 def test_windows_count_the_cohorts_of_this_workers_partitions():
@@ -132,5 +138,33 @@ def test_the_exposition_passes_promtool():
     w = Worker()
     w.lead(0, "r-1", date(2026, 12, 3), attempts=3)
     w.index.set_open(0, "a", (NOW - 600, "r-1", NOW - 300))
-    check = subprocess.run([promtool, "check", "metrics"], input=generate_latest(w.registry), capture_output=True)
+    w.metrics.scored("r-1", True)
+    w.metrics.scored('odd "rep"\\ \n', False)
+    w.metrics.responded("r-1", 42.0)
+    w.metrics.breached("r-1", "first_response", "breach", 0.2)
+    check = subprocess.run([promtool, "check", "metrics"], input=w.text(), capture_output=True)
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def test_per_rep_counters_and_histograms():
+    w = Worker()
+    w.metrics.scored("r-1", True)
+    w.metrics.scored("r-1", True)
+    w.metrics.scored(None, False)
+    for seconds in (5, 250, 301, 1e9):
+        w.metrics.responded("r-1", seconds)
+    w.metrics.breached("r-9", "attempt_cadence", "breach", None)
+    assert w.value("sla_leads_scored_total", rep="r-1", workable="true") == 2
+    assert w.value("sla_leads_scored_total", rep="unassigned", workable="false") == 1
+    assert w.value("sla_first_response_seconds_bucket", rep="r-1", le="10.0") == 1
+    assert w.value("sla_first_response_seconds_bucket", rep="r-1", le="300.0") == 2
+    assert w.value("sla_first_response_seconds_bucket", rep="r-1", le="+Inf") == 4
+    assert w.value("sla_first_response_seconds_count", rep="r-1") == 4
+    assert w.value("sla_first_response_seconds_sum", rep="r-1") == 5 + 250 + 301 + 1e9
+    assert w.value("sla_breaches_total", rep="r-9", breach_type="attempt_cadence", stage="breach") == 1
+
+
+def test_roster_reps_have_a_response_histogram_before_their_first_response():
+    w = Worker()
+    assert w.value("sla_first_response_seconds_count", rep="r-2") == 0
+    assert w.value("sla_first_response_seconds_bucket", rep="r-2", le="+Inf") == 0

@@ -22,7 +22,7 @@ from schemas.generate import (
     schema_text,
     to_yaml,
 )
-from stream.adapters.topics import LEAD_INPUTS, OUTPUTS, REPS, TICKS
+from stream.adapters.topics import EMITTED, LEAD_INPUTS, OUTPUTS, REPS
 
 REGENERATE = "run `python -m schemas` (or `make schemas`) and commit the result"
 INPUTS = list(LEAD_INPUTS)
@@ -141,13 +141,13 @@ def test_topic_prefix_is_documented(doc):
         assert f"${{SLA_TOPIC_PREFIX}}{topic}" in doc["channels"][topic]["description"]
 
 
-def test_ticks_topic_is_marked_internal(doc):
-    ticks = doc["channels"][TICKS]
-    assert ticks["address"] == TICKS
-    assert {"name": "internal"} in ticks["tags"]
-    assert "internal" in ticks["description"].lower()
-    assert TICKS not in TOPIC_MODELS
-    assert TICKS in doc["info"]["description"]
+def test_the_emitted_topic_is_marked_internal(doc):
+    emitted = doc["channels"][EMITTED]
+    assert emitted["address"] == EMITTED
+    assert {"name": "internal"} in emitted["tags"]
+    assert "internal" in emitted["description"].lower()
+    assert EMITTED not in TOPIC_MODELS
+    assert EMITTED in doc["info"]["description"]
 
 
 @pytest.mark.parametrize("topic", list(TOPIC_MODELS))
@@ -189,7 +189,7 @@ def test_operations_from_the_services_point_of_view(doc):
         assert actions[topic] == {"receive"}, topic
     for topic in OUTPUTS:
         assert actions[topic] == {"send"}, topic
-    assert actions[TICKS] == {"send", "receive"}
+    assert actions[EMITTED] == {"send", "receive"}
 
 
 def test_operation_messages_belong_to_their_channel(doc):

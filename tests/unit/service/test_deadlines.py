@@ -70,3 +70,12 @@ def test_the_oldest_open_clocks_come_first():
     index.set_open(0, "d", None)  # called
     assert [(lead, p) for lead, p, _ in index.oldest_open(2)] == [("a", 1), ("b", 0)]
     assert index.oldest_open(10)[-1] == ("c", 1, (300.0, "r-2", 600.0))
+
+
+def test_the_oldest_open_clocks_of_some_owners():
+    index = DeadlineIndex()
+    index.set_open(0, "a", (100.0, "east-1", 400.0))
+    index.set_open(0, "b", (50.0, "west-1", 350.0))
+    index.set_open(1, "c", (200.0, None, 500.0))
+    east = index.oldest_open(10, owners=lambda owner: owner is not None and owner.startswith("east"))
+    assert [lead for lead, _, _ in east] == ["a"]

@@ -227,3 +227,24 @@ def test_a_late_download_rescoring_later_points_in_event_time():
     state = p.apply(state, download(10, "d1", "blog"), NEVER).state
     assert p.workable_at(state) == T0.timestamp() + 20
     assert state.decisions["d2"][2] == 60.0
+
+
+def test_the_next_stage_comes_ready_to_emit_and_emitting_it_elsewhere_is_recorded_once():
+    p = processor()
+    state, _ = run(p, [created()])
+    out = p.tick(state, NEVER)
+    upcoming = out.upcoming
+    assert upcoming["value"]["stage"] == "warning" and upcoming["value"]["detected_at"] is None
+    assert out.next_wakeup == upcoming["due"] + 2  # allowed lateness
+    # The sweeper emits it at its wakeup; recording it twice changes nothing the second time.
+    emitted = {**upcoming, "value": {**upcoming["value"], "detected_at": ts(300)}}
+    after = p.tick(state, out.next_wakeup, emitted=[emitted])
+    assert after.state is not None and not [o for o in after.outputs if o[2]["stage"] == "warning"]
+    assert p.record_emitted(state, [emitted]) is False
+    assert after.upcoming["value"]["stage"] == "breach"
+    # A call from before the warning's due time, read late, retracts it.
+    outputs = p.apply(state, call(100, "c1"), LATER).outputs
+    first_response = [o[2] for o in outputs if o[0] == "sla-breaches" and o[2]["breach_type"] == "first_response"]
+    assert [(b["stage"], b.get("retracts")) for b in first_response] == [("retracted", emitted["value"]["event_id"])]
+    # The sweeper's record of the retracted emission arriving afterwards does not revive it.
+    assert p.record_emitted(state, [emitted]) is False

@@ -1,0 +1,60 @@
+"""What a worker keeps in memory about the leads of its active partitions,
+derived from the lead table: the deadline index (wakeups, open clocks, the
+next stage to emit), the per-rep day buckets and breach detections, and the
+live segment tallies. Every change of a stored lead goes through
+:meth:`LeadViews.replace`; after a rebalance :meth:`rebuild` reads the table's
+headers once for all of them."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+
+from stream.adapters.tables import StoredLead
+from stream.domain.rep_stats import RepDay
+from stream.service.deadlines import DeadlineIndex
+from stream.service.live_segments import PartitionTally
+from stream.service.rep_table import RepTable
+
+
+class LeadViews:
+    def __init__(self, index: DeadlineIndex, rep_table: RepTable, segments: PartitionTally) -> None:
+        self.index = index
+        self.rep_table = rep_table
+        self.segments = segments
+
+    def replace(self, lead_id: str, old: StoredLead | None, new: StoredLead) -> None:
+        """The lead changed from ``old`` (as stored before, None if new) to ``new``."""
+        p = new.partition
+        self.index.schedule(p, lead_id, new.wakeup, new.upcoming)
+        self.index.set_open(p, lead_id, new.open_clock)
+        old_day = old.rep_day if old is not None else None
+        if old_day != new.rep_day:
+            self.rep_table.replace(p, old_day, RepDay.from_dict(new.rep_day) if new.rep_day else None)
+        self.rep_table.replace_detections(p, old.detections if old is not None else None, new.detections)
+        self.segments.replace(p, old.segment if old is not None else None, new.segment)
+
+    def clear(self) -> None:
+        self.index.clear()
+        self.rep_table.clear()
+        self.segments.clear()
+
+    def drop_partitions(self, partitions: Iterable[int]) -> None:
+        partitions = set(partitions)
+        self.index.drop_partitions(partitions)
+        self.rep_table.drop_partitions(partitions)
+        self.segments.drop_partitions(partitions)
+
+    def rebuild(self, items: Iterable[tuple[bytes, bytes]], partitions: set[int]) -> int:
+        """Forget everything, then add every stored lead of ``partitions``
+        (``items``: the table's keys and raw values); returns how many."""
+        self.clear()
+        count = 0
+        for key, raw in items:
+            stored = StoredLead.decode(raw, with_state=False)
+            if stored is None or stored.partition not in partitions:
+                continue
+            self.replace(key.decode("utf-8"), None, stored)
+            count += 1
+        for p in partitions:
+            self.index.schedule(p, "", None)  # make every owned partition known
+        return count
