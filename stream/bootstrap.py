@@ -96,7 +96,7 @@ def faust_app(settings: Settings) -> faust.App:
         producer_linger=0.02,
         producer_max_batch_size=262_144,
         producer_acks=-1,
-        table_standby_replicas=0,
+        table_standby_replicas=settings.standby_replicas,
     )
 
 

@@ -34,6 +34,10 @@ class Settings(BaseSettings):
     create_topics: bool = True
     # A worker that dies is noticed after this long; its partitions move then.
     kafka_session_timeout_seconds: Annotated[float, Field(ge=6, le=300)] = 10
+    # Hot standby copies of each lead-table partition on other workers
+    # (Faust's table_standby_replicas): a failover then reads only the tail
+    # of the changelog instead of restoring the whole partition.
+    standby_replicas: Annotated[int, Field(ge=0, le=5)] = 0
     # Event ids remembered per lead for duplicate detection.
     dedupe_ids_per_lead: Annotated[int, Field(ge=16, le=100_000)] = 1024
 
