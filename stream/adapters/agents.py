@@ -21,6 +21,7 @@ import orjson
 from aiokafka.partitioner import murmur2
 
 from schemas.types import format_timestamp
+from stream.adapters.lead_updates import LeadUpdates
 from stream.adapters.tables import LeadStore, StoredLead, lead_table
 from stream.adapters.topics import EMITTED, LEAD_INPUTS, REPS
 from stream.domain.response_clock import to_datetime
@@ -51,66 +52,12 @@ def install(ctx) -> None:
     emitted = raw_topic(app, settings.topic(EMITTED), partitions=n, internal=True)
     leads = lead_table(app, settings)
     lead_store = LeadStore(app, leads)
-    processor, views, metrics = ctx.processor, ctx.views, ctx.metrics
-    rep_table = ctx.rep_table
-    scoring = ctx.policy.scoring
-    segments_since = ctx.segments.as_of if ctx.segments is not None else None
+    updates = LeadUpdates(ctx, lead_store)
+    processor, metrics = ctx.processor, ctx.metrics
     processed: dict = ctx.state.setdefault("processed", {})
     pending = ctx.pending_emissions
-    output_names = {name: settings.topic(name) for name in ("lead-scored", "sla-breaches", "dead-letter")}
-    ctx.state.update(leads=leads, lead_store=lead_store, inputs=inputs, emitted=emitted, contract=contract)
-
-    async def send(topic: str, key: bytes | None, value: dict) -> None:
-        await app.producer.send(output_names[topic], key, orjson.dumps(value), None, None, None)
-
-    async def dead_letter(message, topic: str, error: str) -> None:
-        metrics.events.labels(topic=topic, result="invalid").inc()
-        payload, encoding = payload_text(message.value)
-        value = {
-            "topic": message.topic,
-            "partition": message.partition,
-            "offset": message.offset,
-            "key": key_text(message.key),
-            "received_at": format_timestamp(to_datetime(ctx.clock())),
-            "error": error,
-            "payload": payload,
-            "payload_encoding": encoding,
-        }
-        log.warning("dead-letter %s[%s]@%s: %s", message.topic, message.partition, message.offset, error)
-        await send("dead-letter", message.key, value)
-
-    async def store(partition: int, lead_id: str, key: bytes, outcome: Outcome, old: StoredLead | None) -> None:
-        state = outcome.state
-        if state is None:  # nothing to write: only the wakeup may move
-            if old is not None:
-                views.index.schedule(partition, lead_id, outcome.next_wakeup)
-            return
-        now = ctx.clock()
-        part = rep_table.contribution(state, now, outcome.derived)
-        new = StoredLead(
-            partition=partition,
-            wakeup=outcome.next_wakeup,
-            open_clock=list(outcome.open_clock) if outcome.open_clock else None,
-            upcoming=outcome.upcoming,
-            rep_day=part.to_dict() if part else None,
-            detections=rep_table.detections(state),
-            segment=segment_contribution(state, scoring, segments_since),
-            state=state,
-        )
-        views.replace(lead_id, old, new)
-        await lead_store.put(partition, key, new.encode())
-
-    async def publish(outcome: Outcome) -> None:
-        for topic, key, value in outcome.outputs:
-            await send(topic, key.encode(), value)
-
-    def observe(outcome: Outcome) -> None:
-        for rep, workable in outcome.scored:
-            metrics.scored(rep, workable)
-        for rep, seconds in outcome.response_seconds:
-            metrics.responded(rep, seconds)
-        for b in outcome.breaches:
-            metrics.breached(b.rep, b.breach_type, b.stage, b.lag_seconds)
+    ctx.state.update(leads=leads, lead_store=lead_store, lead_updates=updates, inputs=inputs, contract=contract)
+    dead_letter = updates.dead_letter
 
     @app.agent(inputs, name="lead-events")
     async def lead_events(stream):
@@ -141,40 +88,37 @@ def install(ctx) -> None:
             metrics.events.labels(topic=topic, result=outcome.result).inc()
             if outcome.result == "duplicate":
                 continue
-            await store(message.partition, model.lead_id, message.key, outcome, old)
+            await updates.settle(message.partition, model.lead_id, message.key, outcome, old)
             if swept and state is not None:
                 pending.pop(model.lead_id, None)
-            await publish(outcome)
-            observe(outcome)
 
     @app.agent(emitted, name="sla-emitted")
     async def emitted_stages(stream):
-        # Records of stages the sweeper emitted on its own, one per partition
-        # and sweep: they become part of each lead's state here, inside
-        # stream processing, so that every change goes through the changelog.
+        # The sweeper's record of what it emits, written before the breach
+        # events. The sweeper records the stages in the leads' states itself
+        # once the breach events are acknowledged; a stage a state does not
+        # know yet is recorded here, and when the record comes from another
+        # run (the emitter died, or lost the partition, in between) its
+        # breach event is sent again under the same id.
         async for event in stream.events():
+            partition = event.message.partition
             record = orjson.loads(event.message.value)
             ours = record.get("run") == ctx.run_id
             for item in record["leads"]:
                 lead_id = item["lead_id"]
                 key = lead_id.encode()
-                old = StoredLead.decode(lead_store.get(event.message.partition, key))
+                old = StoredLead.decode(lead_store.get(partition, key))
                 if old is None:
                     continue
-                stages = item["emitted"]
+                unknown = [e for e in item["emitted"] if not processor.knows_emitted(old.state, e)]
+                if not unknown:
+                    continue
                 if not ours:
-                    # The worker that emitted them may have died before its
-                    # breach events went out: send those the lead does not
-                    # know yet again, under the same ids.
-                    for entry in stages:
-                        known = old.state.emitted.get(entry["obligation"])
-                        if known is None or known.get("generation", 0) < entry["generation"]:
-                            await send("sla-breaches", key, entry["value"])
-                stages = stages + pending.pop(lead_id, [])
+                    for entry in unknown:
+                        await updates.send("sla-breaches", key, entry["value"])
+                stages = unknown + pending.pop(lead_id, [])
                 outcome = processor.tick(old.state, ctx.clock(), emitted=stages)
-                await store(event.message.partition, lead_id, key, outcome, old)
-                await publish(outcome)
-                observe(outcome)
+                await updates.settle(partition, lead_id, key, outcome, old)
 
     @app.agent(reps, name="reps")
     async def rep_records(stream):

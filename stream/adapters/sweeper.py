@@ -7,13 +7,14 @@ last change (``StoredLead.upcoming``), so the sweeper emits it without
 re-deriving the lead: a "Monday morning" of a hundred thousand stages due
 in one second costs a table read and two sends each.
 
-What was emitted becomes part of the lead's state through the internal
-``sla-emitted`` topic, on the lead's own partition, written *before* the
-breach events themselves: the ``sla-emitted`` agent then records it inside
-stream processing (so through the changelog). Until then the worker keeps
-it in memory (``pending``), and the lead agent folds it into any event of
-that lead first. A record from another run (the emitting worker died or
-lost the partition) has its breach events sent again under the same ids.
+The emission is written ahead to the internal ``sla-emitted`` topic, on the
+lead's own partition, and acknowledged before the breach events go out;
+once they are acknowledged too, the sweeper records the stages in the leads'
+states (through the changelog) and prepares their next stages. Until then
+the worker keeps them in memory (``pending``), and the lead agent folds them
+into any event of that lead first. A record whose stages a state does not
+know after a crash or a rebalance has its breach events sent again by the
+partition's owner, under the same ids.
 
 After a rebalance the index is rebuilt from the table, and a partition is
 swept only once the worker has caught up with the input that was waiting for
@@ -53,6 +54,8 @@ class Sweeper:
         # partition -> {input tp: end offset seen when the partition was assigned}
         self.targets: dict[int, dict] = {}
         self.caught_up: set[int] = set()
+        self.in_flight: set[asyncio.Future] = set()
+        self.emitting = False
         self.emitted_topic = ctx.settings.topic(EMITTED)
         self.breaches_topic = ctx.settings.topic("sla-breaches")
 
@@ -89,6 +92,9 @@ class Sweeper:
         log.info("deadline index rebuilt: %d leads on partitions %s", rebuilt, sorted(actives))
 
     async def _is_caught_up(self, partition: int) -> bool:
+        """True once the agent has *processed* every input record that was
+        waiting for the partition at assignment (fetched is not enough: a
+        call in the stream's buffer must stop its clock before the sweep)."""
         if partition in self.caught_up:
             return True
         processed = self.ctx.state.get("processed", {})
@@ -98,9 +104,12 @@ class Sweeper:
             done = processed.get((tp.topic, tp.partition))
             if done is not None and done >= end - 1:
                 continue
-            position = await self.app.consumer.position(tp)
-            if position is None or position < end:
-                return False
+            # Faust's record of the group's committed offset (set by its seek
+            # after the assignment, then by every commit).
+            committed = getattr(self.app.consumer, "_committed_offset", {}).get(tp)
+            if committed is not None and committed >= end:
+                continue  # nothing was waiting, or it is processed and committed
+            return False
         self.caught_up.add(partition)
         return True
 
@@ -123,7 +132,10 @@ class Sweeper:
         return out
 
     async def sweep(self) -> int:
-        if not self.ready or self.app.rebalancing:
+        """Emit what is due. The work after the first send runs to its end
+        even when the worker stops meanwhile (``finish`` waits for it), so a
+        clean stop leaves no emitted stage unrecorded."""
+        if self.emitting or not self.ready or self.app.rebalancing:
             return 0
         now = self.ctx.clock()
         detected_at = format_timestamp(to_datetime(now))
@@ -135,26 +147,69 @@ class Sweeper:
                     due[partition] = found
         if not due:
             return 0
+        # The next sweep may start once the breach events are out; recording
+        # them in the states (step 3) goes on meanwhile.
+        self.emitting = True
+        emitted = asyncio.Event()
+        task = asyncio.ensure_future(self._emit(due, now, emitted))
+        self.in_flight.add(task)
+        task.add_done_callback(self.in_flight.discard)
+        task.add_done_callback(self._failed)
+        task.add_done_callback(lambda _: emitted.set())
+        try:
+            await asyncio.shield(emitted.wait())
+        finally:
+            self.emitting = False
+        return sum(len(items) for items in due.values())
+
+    def _failed(self, task: asyncio.Future) -> None:
+        if task.cancelled() or task.exception() is None:
+            return
+        # Emitted stages may not be recorded: stop, and let the restart (or
+        # the partitions' next owner) read the sla-emitted records.
+        log.error("sweeper: emitting due stages failed: %r; stopping the worker", task.exception())
+        asyncio.ensure_future(self.app.crash(task.exception()))
+
+    async def _emit(self, due: dict[int, list[tuple[str, dict]]], now: float, emitted: asyncio.Event) -> None:
         producer = self.app.producer
-        # First the record of what is emitted, acknowledged, then the breach
-        # events: a breach event out there is always known to the lead's next owner.
+        # 1. The record of what is emitted, acknowledged: a breach event out
+        #    there is always known to the lead's next owner.
         sent = []
         for partition, items in due.items():
             for i in range(0, len(items), LEADS_PER_RECORD):
-                chunk = items[i : i + LEADS_PER_RECORD]
-                leads = [{"lead_id": lead, "emitted": [stage]} for lead, stage in chunk]
+                leads = [{"lead_id": lead, "emitted": [stage]} for lead, stage in items[i : i + LEADS_PER_RECORD]]
                 record = {"run": self.ctx.run_id, "leads": leads}
                 sent.append(await producer.send(self.emitted_topic, None, orjson.dumps(record), partition, None, None))
         await asyncio.gather(*sent)
-        count = 0
+        # 2. The breach events.
+        sent = []
         metrics = self.ctx.metrics
         for items in due.values():
             for lead_id, stage in items:
                 value = stage["value"]
-                await producer.send(self.breaches_topic, lead_id.encode(), orjson.dumps(value), None, None, None)
+                sent.append(await producer.send(self.breaches_topic, lead_id.encode(), orjson.dumps(value), None, None, None))
                 metrics.breached(value["rep_id"], value["breach_type"], value["stage"], now - stage["due"])
-                count += 1
-        return count
+        await asyncio.gather(*sent)
+        emitted.set()
+        # 3. The leads' states record them, and their next stage is prepared.
+        updates, store, processor = self.ctx.state["lead_updates"], self.ctx.state["lead_store"], self.ctx.processor
+        for partition, items in due.items():
+            for lead_id, _ in items:
+                if partition not in self.active:
+                    continue  # lost meanwhile: the new owner reads the record
+                key = lead_id.encode()
+                old = StoredLead.decode(store.get(partition, key))
+                stages = self.pending.pop(lead_id, [])
+                if old is None or not stages:
+                    continue  # an input event of the lead recorded them first
+                outcome = processor.tick(old.state, self.ctx.clock(), emitted=stages)
+                await updates.settle(partition, lead_id, key, outcome, old)
+            await asyncio.sleep(0)  # let the agents in between partitions
+
+    async def finish(self) -> None:
+        """Wait for the emissions under way, if any (at shutdown)."""
+        if self.in_flight:
+            await asyncio.gather(*self.in_flight, return_exceptions=True)
 
 
 def install(ctx) -> None:
@@ -172,6 +227,10 @@ def install(ctx) -> None:
     @app.timer(interval=ctx.settings.sweep_interval_seconds, name="sla-sweeper")
     async def sweep() -> None:
         await sweeper.sweep()
+
+    @app.on_before_shutdown.connect
+    async def _finish(sender, **kwargs) -> None:  # noqa: ARG001
+        await sweeper.finish()
 
     @app.timer(interval=1.0, name="lead-offsets")
     async def persist_offsets() -> None:

@@ -23,6 +23,7 @@ from schemas.events import (
     LeadCreated,
     OpportunityCreated,
 )
+from schemas.personal import mask_fields
 from schemas.types import format_timestamp
 from stream.domain import attempt_cadence, response_clock
 from stream.domain.lead import LeadState
@@ -166,20 +167,31 @@ class LeadProcessor:
         return outcome
 
     @staticmethod
-    def record_emitted(state: LeadState, emitted: Iterable[Mapping[str, Any]]) -> bool:
+    def knows_emitted(state: LeadState, entry: Mapping[str, Any]) -> bool:
+        """True when ``state`` records the emission ``entry`` (an
+        ``Outcome.upcoming`` with its detected_at), or a later one of the same
+        stage, or its retraction."""
+        known = state.emitted.get(entry["obligation"])
+        if known is None:
+            return False
+        return known.get("generation", 0) >= entry["generation"] or not known.get(RETRACTED)
+
+    @classmethod
+    def record_emitted(cls, state: LeadState, emitted: Iterable[Mapping[str, Any]]) -> bool:
         """Mark stages emitted outside this processor (by the sweeper) as sent;
         True when the state changed. Idempotent: a stage already recorded at
-        that generation or later is left alone."""
+        that generation or later, or retracted since, is left alone."""
         changed = False
         for entry in emitted:
-            base, generation, value = entry["obligation"], entry["generation"], entry["value"]
-            known = state.emitted.get(base)
-            if known is not None and (known.get("generation", 0) > generation or not known.get(RETRACTED)):
+            if cls.knows_emitted(state, entry):
                 continue
-            if known is not None and known.get("generation", 0) == generation and known.get(RETRACTED):
-                continue  # this very emission was retracted since
-            state.emitted[base] = {"type": value["breach_type"], "value": dict(value), RETRACTED: False,
-                                   "generation": generation}
+            value = entry["value"]
+            state.emitted[entry["obligation"]] = {
+                "type": value["breach_type"],
+                "value": dict(value),
+                RETRACTED: False,
+                "generation": entry["generation"],
+            }
             changed = True
         return changed
 
@@ -205,7 +217,8 @@ class LeadProcessor:
             "lead_id": state.lead_id,
             "exists": state.exists,
             "created_at": _ts(state.created_at) if state.created_at is not None else None,
-            "attributes": state.attributes,
+            # For people: personal attributes (schemas.personal) masked.
+            "attributes": mask_fields("lead-created", state.attributes),
             "owner": state.current_owner,
             "owners": [{"from": _ts(at), "rep_id": rep} for at, rep in state.owners],
             "score": state.score,
