@@ -113,14 +113,19 @@ class Sweeper:
         self.caught_up.add(partition)
         return True
 
-    def _due(self, partition: int, now: float, detected_at: str) -> list[tuple[str, dict]]:
-        """(lead, emitted stage) of every lead of ``partition`` due at ``now``."""
+    def _due(self, partition: int, now: float, detected_at: str) -> list[tuple[str, dict | None]]:
+        """(lead, stage to emit) of every lead of ``partition`` due at ``now``;
+        the stage is None when the lead is only due for a fresh look (a fact
+        whose time has come, a clock past its deadline)."""
         store = self.ctx.state["lead_store"]
         out = []
         for lead_id in self.index.pop_due(partition, now):
             stored = StoredLead.decode(store.get(partition, lead_id.encode()), with_state=False)
-            upcoming = stored.upcoming if stored is not None else None
-            if upcoming is None:
+            if stored is None:
+                continue
+            upcoming = stored.upcoming
+            if upcoming is None or upcoming.get("at", upcoming["due"]) > now:
+                out.append((lead_id, None))
                 continue
             mine = self.pending.get(lead_id, ())
             if any(e["obligation"] == upcoming["obligation"] and e["generation"] == upcoming["generation"]
@@ -140,11 +145,16 @@ class Sweeper:
         now = self.ctx.clock()
         detected_at = format_timestamp(to_datetime(now))
         due: dict[int, list[tuple[str, dict]]] = {}
+        refresh: dict[int, list[str]] = {}
         for partition in sorted(self.active):
             if await self._is_caught_up(partition):
-                found = self._due(partition, now, detected_at)
-                if found:
-                    due[partition] = found
+                for lead_id, stage in self._due(partition, now, detected_at):
+                    if stage is None:
+                        refresh.setdefault(partition, []).append(lead_id)
+                    else:
+                        due.setdefault(partition, []).append((lead_id, stage))
+        if refresh:
+            await self._refresh(refresh)
         if not due:
             return 0
         # The next sweep may start once the breach events are out; recording
@@ -205,6 +215,21 @@ class Sweeper:
                 outcome = processor.tick(old.state, self.ctx.clock(), emitted=stages)
                 await updates.settle(partition, lead_id, key, outcome, old)
             await asyncio.sleep(0)  # let the agents in between partitions
+
+    async def _refresh(self, leads: dict[int, list[str]]) -> None:
+        """Evaluate leads again at wall-clock now: their per-rep figures, and
+        when to look next."""
+        updates, store, processor = self.ctx.state["lead_updates"], self.ctx.state["lead_store"], self.ctx.processor
+        for partition, lead_ids in leads.items():
+            for lead_id in lead_ids:
+                key = lead_id.encode()
+                old = StoredLead.decode(store.get(partition, key))
+                if old is None:
+                    continue
+                outcome = processor.tick(old.state, self.ctx.clock(), emitted=self.pending.pop(lead_id, []))
+                if outcome.state is None:
+                    outcome.state = old.state  # the figures changed with time, not the facts
+                await updates.settle(partition, lead_id, key, outcome, old)
 
     async def finish(self) -> None:
         """Wait for the emissions under way, if any (at shutdown)."""

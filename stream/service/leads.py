@@ -8,6 +8,7 @@ store, what to publish and what to observe.
 
 from __future__ import annotations
 
+import bisect
 import hashlib
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
@@ -98,6 +99,10 @@ class Outcome:
     # clock passes its `breach` stage in SLA time
     open_clock: tuple[float, str | None, float] | None = None
     scored: list[tuple[str | None, bool]] = field(default_factory=list)
+
+
+def _first(fact: list) -> float:
+    return fact[0]
 
 
 def _ts(at: float) -> str:
@@ -372,11 +377,21 @@ class LeadProcessor:
             self.obligations(state, clocks, time), state.emitted, now, self.policy.response.allowed_lateness_seconds
         )
         self._emit(state, decision, now, outcome)
-        outcome.next_wakeup = decision.next_wakeup
+        # Look again when the next stage is due, or sooner when a fact (or a
+        # clock's deadline) still lies ahead of now: the per-rep figures count
+        # facts once their time has come, whatever the order of time and arrival.
+        refresh = self._refresh_at(state, clocks, time, now)
+        wakeups = [t for t in (decision.next_wakeup, refresh) if t is not None]
+        outcome.next_wakeup = min(wakeups) if wakeups else None
         if decision.upcoming is not None:
             base, generation, value = self._breach(state, decision.upcoming, None)
-            due = decision.upcoming.due
-            outcome.upcoming = {"obligation": base, "generation": generation, "due": due, "value": value}
+            outcome.upcoming = {
+                "obligation": base,
+                "generation": generation,
+                "due": decision.upcoming.due,
+                "at": decision.next_wakeup,  # when it may be emitted: due + allowed lateness
+                "value": value,
+            }
         for clock in clocks:
             key = repr(clock.started_at)
             if clock.stopped_at is not None and key not in state.responded:
@@ -387,6 +402,21 @@ class LeadProcessor:
         if clocks and clocks[-1].open:
             start = clocks[-1].started_at
             outcome.open_clock = (start, state.current_owner, time.add(start, self.overdue_after_seconds))
+
+    def _refresh_at(self, state: LeadState, clocks: list[ResponseClock], time: Any, now: float) -> float | None:
+        """The first instant after ``now`` at which a fact of the lead, or the
+        deadline of an open clock, takes effect (None: nothing ahead)."""
+        ahead = [t for t in (state.created_at,) if t is not None and t > now]
+        for facts in (state.owners, state.downloads, state.calls, state.opportunities):
+            i = bisect.bisect_right(facts, now, key=_first)
+            if i < len(facts):
+                ahead.append(facts[i][0])
+        for clock in clocks:
+            if clock.open:
+                due = time.add(clock.started_at, self.policy.response.deadline_seconds)
+                if due > now:
+                    ahead.append(due)
+        return min(ahead) if ahead else None
 
     @staticmethod
     def _breach(state: LeadState, ob: Obligation, now: float | None) -> tuple[str, int, dict[str, Any]]:

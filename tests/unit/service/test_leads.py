@@ -235,10 +235,10 @@ def test_the_next_stage_comes_ready_to_emit_and_emitting_it_elsewhere_is_recorde
     out = p.tick(state, NEVER)
     upcoming = out.upcoming
     assert upcoming["value"]["stage"] == "warning" and upcoming["value"]["detected_at"] is None
-    assert out.next_wakeup == upcoming["due"] + 2  # allowed lateness
-    # The sweeper emits it at its wakeup; recording it twice changes nothing the second time.
+    assert upcoming["at"] == upcoming["due"] + 2  # allowed lateness
+    # The sweeper emits it when it may; recording it twice changes nothing the second time.
     emitted = {**upcoming, "value": {**upcoming["value"], "detected_at": ts(300)}}
-    after = p.tick(state, out.next_wakeup, emitted=[emitted])
+    after = p.tick(state, upcoming["at"], emitted=[emitted])
     assert after.state is not None and not [o for o in after.outputs if o[2]["stage"] == "warning"]
     assert p.record_emitted(state, [emitted]) is False
     assert after.upcoming["value"]["stage"] == "breach"
@@ -248,3 +248,14 @@ def test_the_next_stage_comes_ready_to_emit_and_emitting_it_elsewhere_is_recorde
     assert [(b["stage"], b.get("retracts")) for b in first_response] == [("retracted", emitted["value"]["event_id"])]
     # The sweeper's record of the retracted emission arriving afterwards does not revive it.
     assert p.record_emitted(state, [emitted]) is False
+
+
+def test_a_fact_ahead_of_the_clock_wakes_the_lead_when_its_time_comes():
+    p = processor()
+    # The worker's clock reads 10 s; the call says 11 s (a producer clock a little ahead).
+    state, _ = run(p, [created()], now=T0.timestamp() + 10)
+    out = p.apply(state, call(11, "c1", outcome="connected"), T0.timestamp() + 10)
+    assert out.next_wakeup == T0.timestamp() + 11
+    # At its time the lead is looked at again; nothing is ahead any more but the cadence.
+    later = p.tick(state, T0.timestamp() + 11)
+    assert later.next_wakeup is None or later.next_wakeup > T0.timestamp() + 11
