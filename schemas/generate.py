@@ -292,7 +292,8 @@ Schema files beside this document, generated from the pydantic models in
 
 Internal topics, not part of the contract: `sla-emitted` (what the sweeper
 emitted, for the partition owning the leads), `sla-segment-stats` (each
-partition's live segment evidence, compacted) and Faust's changelog topic
+partition's live segment evidence, compacted), `sla-marketing-checks` (the
+marketing checks made per rep, compacted) and Faust's changelog topic
 `<SLA_APP_ID>-leads-changelog`; all are prefixed too."""
 
 

@@ -159,7 +159,7 @@ def create_context(settings: Settings, scorer: Scorer | None = None) -> Context:
 
 
 def create_app(settings: Settings) -> faust.App:
-    from stream.adapters import agents, health, roster, segments, sweeper, web
+    from stream.adapters import agents, health, marketing, roster, segments, sweeper, web
     from stream.adapters import notifier
 
     ctx = create_context(settings)
@@ -167,6 +167,7 @@ def create_app(settings: Settings) -> faust.App:
     segments.install(ctx)
     roster.install(ctx)
     sweeper.install(ctx)
+    marketing.install(ctx)
     notifier.install(ctx)
     health.install(ctx)
     web.install(ctx)

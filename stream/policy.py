@@ -72,6 +72,8 @@ class AttemptsPolicy(_Section):
 class MarketingPolicy(_Section):
     workable_leads_per_rep_per_month: Annotated[int, Field(ge=0)] = 100
     pacing_warning_ratio: Annotated[float, Field(ge=0, le=1)] = 0.8
+    # The daily pacing check, in each rep's local time ("HH:MM").
+    check_at: Annotated[str, Field(pattern=r"^([01][0-9]|2[0-3]):[0-5][0-9]$")] = "10:00"
 
 
 class ScoringPolicy(_Section):

@@ -20,7 +20,11 @@ def is_ready(ctx) -> tuple[bool, str]:
         return False, "recovering tables"
     if sweeper is None or not sweeper.ready:
         return False, "rebuilding the deadline index"
-    for name, what in (("roster", "the rep roster"), ("segment_stats", "the segment statistics")):
+    for name, what in (
+        ("roster", "the rep roster"),
+        ("segment_stats", "the segment statistics"),
+        ("marketing_checks", "the marketing checks"),
+    ):
         reader = ctx.state.get(name)
         if reader is not None and not reader.loaded.is_set():
             return False, f"loading {what}"

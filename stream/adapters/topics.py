@@ -19,6 +19,8 @@ OUTPUTS = ("lead-scored", "sla-breaches", "dead-letter")
 EMITTED = "sla-emitted"
 # internal, compacted: each partition's segment evidence, read by every worker
 SEGMENT_STATS = "sla-segment-stats"
+# internal, compacted: the marketing checks made per rep, read by every worker
+MARKETING_CHECKS = "sla-marketing-checks"
 
 COMPACTED = {"cleanup.policy": "compact"}
 
@@ -42,6 +44,7 @@ def all_topics(settings: Settings) -> list[TopicSpec]:
     # Needed until the lead's state records it (seconds), or after an outage.
     specs.append(TopicSpec(settings.topic(EMITTED), n, {"retention.ms": str(7 * 86_400_000)}))
     specs.append(TopicSpec(settings.topic(SEGMENT_STATS), n, COMPACTED))
+    specs.append(TopicSpec(settings.topic(MARKETING_CHECKS), n, COMPACTED))
     specs.append(TopicSpec(changelog_name(settings, "leads"), n, COMPACTED))
     return specs
 
