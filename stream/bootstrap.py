@@ -97,6 +97,7 @@ def faust_app(settings: Settings) -> faust.App:
         producer_max_batch_size=262_144,
         producer_acks=-1,
         table_standby_replicas=settings.standby_replicas,
+        stream_processing_timeout=settings.stall_timeout_seconds,
     )
 
 

@@ -34,6 +34,9 @@ class Settings(BaseSettings):
     create_topics: bool = True
     # A worker that dies is noticed after this long; its partitions move then.
     kafka_session_timeout_seconds: Annotated[float, Field(ge=6, le=300)] = 10
+    # How long a partition may go unprocessed before Faust logs it as stalled
+    # (its stream_processing_timeout); tests shorten it.
+    stall_timeout_seconds: Annotated[float, Field(gt=0, le=3600)] = 300
     # Hot standby copies of each lead-table partition on other workers
     # (Faust's table_standby_replicas): a failover then reads only the tail
     # of the changelog instead of restoring the whole partition.
