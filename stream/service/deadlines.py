@@ -18,6 +18,7 @@ worker holds a million open clocks in a few hundred megabytes.
 from __future__ import annotations
 
 import heapq
+import sys
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Sequence
 
@@ -26,9 +27,12 @@ OpenClock = tuple[float, str | None, float | None]
 
 
 class _Entry:
-    __slots__ = ("partition", "wakeup", "clock", "overdue")
+    # ``lead`` is the one string object of the lead's id that every heap
+    # entry shares: ids decoded afresh for each event would each cost memory.
+    __slots__ = ("lead", "partition", "wakeup", "clock", "overdue")
 
-    def __init__(self, partition: int) -> None:
+    def __init__(self, lead: str, partition: int) -> None:
+        self.lead = lead
         self.partition = partition
         self.wakeup: float | None = None
         self.clock: OpenClock | None = None
@@ -54,7 +58,7 @@ class DeadlineIndex:
     def _entry(self, partition: int, lead_id: str) -> _Entry:
         entry = self._leads.get(lead_id)
         if entry is None:
-            entry = self._leads[lead_id] = _Entry(partition)
+            entry = self._leads[lead_id] = _Entry(lead_id, partition)
         return entry
 
     def _forget_if_idle(self, lead_id: str, entry: _Entry) -> None:
@@ -79,7 +83,7 @@ class DeadlineIndex:
             return
         entry.wakeup = wakeup
         entry.partition = partition
-        heapq.heappush(heap, (wakeup, lead_id))
+        heapq.heappush(heap, (wakeup, entry.lead))
 
     def pop_due(self, partition: int, now: float, limit: int = 10_000) -> list[str]:
         """Leads of ``partition`` whose wakeup is at or before ``now``; they
@@ -114,7 +118,9 @@ class DeadlineIndex:
         """The lead's open clock ``(started_at, owner, overdue_at)``, or None once contacted.
         Clocks stored before overdue_at was kept come as ``(started_at, owner)``: never overdue."""
         if clock is not None:
-            clock = (clock[0], clock[1], clock[2] if len(clock) > 2 else None)
+            # Owners repeat across leads: one string object per rep.
+            owner = sys.intern(clock[1]) if clock[1] is not None else None
+            clock = (clock[0], owner, clock[2] if len(clock) > 2 else None)
         entry = self._leads.get(lead_id)
         old = entry.clock if entry is not None else None
         if old == clock:
@@ -135,9 +141,9 @@ class DeadlineIndex:
         entry.clock = clock
         self._open += 1
         self._rep_open[clock[1]] += 1
-        heapq.heappush(self._rep_oldest.setdefault(clock[1], []), (clock[0], lead_id))
+        heapq.heappush(self._rep_oldest.setdefault(clock[1], []), (clock[0], entry.lead))
         if clock[2] is not None:
-            heapq.heappush(self._not_overdue, (clock[2], lead_id))
+            heapq.heappush(self._not_overdue, (clock[2], entry.lead))
             if len(self._not_overdue) > 2 * self._open + 4096:
                 self._compact()
 
