@@ -1,7 +1,7 @@
 """Field types shared by every model of the wire contract."""
 
 import re
-from datetime import datetime
+from datetime import datetime, timezone
 from typing import Annotated
 
 from pydantic import BeforeValidator, Field, PlainSerializer
@@ -11,6 +11,9 @@ from pydantic import BeforeValidator, Field, PlainSerializer
 _RFC3339 = re.compile(
     r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}:\d{2}(\.\d{1,9})?([Zz]|[+-]\d{2}:\d{2})$"
 )
+
+
+MIN_YEAR, MAX_YEAR = 1970, 2199
 
 
 def parse_timestamp(value: object) -> datetime:
@@ -27,9 +30,14 @@ def parse_timestamp(value: object) -> datetime:
     if frac and len(frac.group(1)) > 6:  # datetime keeps microseconds only
         text = text.replace(frac.group(0), "." + frac.group(1)[:6], 1)
     try:
-        return datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
-    except ValueError as exc:
+        parsed = datetime.fromisoformat(text.replace("z", "Z").replace("t", "T"))
+        utc_year = parsed.astimezone(timezone.utc).year
+    except (ValueError, OverflowError) as exc:
         raise ValueError(f"invalid timestamp: {exc}") from None
+    # SLA clocks add days of business time to these: keep far from the ends of datetime.
+    if not MIN_YEAR <= utc_year <= MAX_YEAR:
+        raise ValueError(f"timestamp out of range: {value} (years {MIN_YEAR}-{MAX_YEAR} in UTC)")
+    return parsed
 
 
 def format_timestamp(value: datetime) -> str:

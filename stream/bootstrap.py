@@ -15,7 +15,9 @@ from dataclasses import dataclass, field
 import faust
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
+from stream.adapters.kafka import ssl_context
 from stream.adapters.lead_views import LeadViews
+from stream.adapters.logs import log_config
 from stream.adapters.metrics import Metrics, RepLabels, RepSlaSeries
 from stream.policy import Policy
 from stream.service.calendars import CalendarBook
@@ -60,18 +62,18 @@ def faust_app(settings: Settings) -> faust.App:
     if store.startswith("rocksdb"):
         store = "rocksdb://"
     broker = ";".join(f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(","))
-    credentials = None
-    if settings.kafka_security_protocol != "PLAINTEXT":
-        credentials = _credentials(settings)
     return faust.App(
         settings.app_id,
         broker=broker,
-        broker_credentials=credentials,
+        broker_credentials=_credentials(settings),
         store=store,
         datadir=str(settings.data_dir),
         web_port=settings.web_port,
         web_bind=settings.web_host,
         web_enabled=True,
+        # Faust's /table pages serve stored lead states as they are, emails
+        # unmasked: /sla/leads/{id} is the way to read a lead.
+        web_tables_enabled=False,
         canonical_url=f"http://{settings.web_advertised_host or socket.gethostname()}:{settings.web_port}",
         topic_partitions=settings.partitions,
         topic_replication_factor=settings.replication_factor,
@@ -98,18 +100,19 @@ def faust_app(settings: Settings) -> faust.App:
         producer_acks=-1,
         table_standby_replicas=settings.standby_replicas,
         stream_processing_timeout=settings.stall_timeout_seconds,
+        logging_config=log_config(settings.log_format),
     )
 
 
-def _credentials(settings: Settings):
-    import ssl
-
-    context = None
-    if settings.kafka_security_protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(
-            cafile=str(settings.kafka_ssl_cafile) if settings.kafka_ssl_cafile else None
-        )
-    if settings.kafka_security_protocol.startswith("SASL"):
+def _credentials(settings: Settings) -> faust.auth.Credentials | None:
+    """Faust's form of the Kafka security settings: the same protocol, login
+    and TLS context as every other client of the service (stream.adapters.kafka)."""
+    protocol = settings.kafka_security_protocol
+    if protocol == "PLAINTEXT":
+        return None
+    context = ssl_context(settings)
+    if protocol.startswith("SASL_"):
+        # Faust picks SASL_SSL when a context is given, SASL_PLAINTEXT otherwise.
         return faust.SASLCredentials(
             username=settings.kafka_sasl_username,
             password=settings.kafka_sasl_password,

@@ -6,7 +6,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Annotated, Literal
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, ValidationError, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from stream.policy import Policy, PolicyError, load_policy
@@ -44,11 +44,23 @@ class Settings(BaseSettings):
     # Event ids remembered per lead for duplicate detection.
     dedupe_ids_per_lead: Annotated[int, Field(ge=16, le=100_000)] = 1024
 
+    # Kafka security (docs/security.md). Every Kafka client of the service
+    # (the worker's and every command's) is built from these.
     kafka_security_protocol: Literal["PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL"] = "PLAINTEXT"
+    # Unset with a SASL protocol means PLAIN, as in every Kafka client.
     kafka_sasl_mechanism: Literal["PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512"] | None = None
     kafka_sasl_username: str | None = None
-    kafka_sasl_password: str | None = None
+    # Secrets stay out of repr() (and load_settings never echoes an input).
+    kafka_sasl_password: Annotated[str | None, Field(repr=False)] = None
+    # PEM file of the CA that signed the brokers' certificates; unset: the
+    # system's trust store.
     kafka_ssl_cafile: Path | None = None
+
+    # When set, every HTTP path but /healthz, /readyz and /metrics needs
+    # `Authorization: Bearer <token>`; workers send it to each other.
+    http_token: Annotated[str | None, Field(repr=False)] = None
+    # `text` (Faust's layout) or `json` (one object per line) for the worker's log.
+    log_format: Literal["text", "json"] = "text"
 
     @field_validator("store")
     @classmethod
@@ -66,6 +78,60 @@ class Settings(BaseSettings):
                 raise ValueError(f"expected host:port[,host:port...] with ports 1-65535, got {value!r}")
         return value
 
+    @field_validator(
+        "kafka_sasl_mechanism", "kafka_sasl_username", "kafka_sasl_password", "kafka_ssl_cafile", "http_token",
+        mode="before",
+    )
+    @classmethod
+    def _empty_is_unset(cls, value):
+        # `SLA_HTTP_TOKEN=` (e.g. `${SLA_HTTP_TOKEN:-}` in compose) means "not set".
+        return None if value == "" else value
+
+    @field_validator("http_token")
+    @classmethod
+    def _header_safe(cls, value: str | None) -> str | None:
+        if value is not None and not all(33 <= ord(c) <= 126 for c in value):
+            raise ValueError("must be printable ASCII without spaces (it travels in an HTTP header)")
+        return value
+
+    @field_validator("kafka_ssl_cafile")
+    @classmethod
+    def _readable_file(cls, value: Path | None) -> Path | None:
+        if value is not None and not value.is_file():
+            raise ValueError(f"no such file: {value}")
+        return value
+
+    @model_validator(mode="after")
+    def _security_combination(self) -> Settings:
+        # Settings that only apply to another protocol are refused rather than
+        # ignored: a forgotten SLA_KAFKA_SECURITY_PROTOCOL would otherwise send
+        # everything in the clear without a word.
+        protocol = self.kafka_security_protocol
+        sasl = protocol.startswith("SASL_")
+        problems = []
+        if sasl:
+            for name, value in (("USERNAME", self.kafka_sasl_username), ("PASSWORD", self.kafka_sasl_password)):
+                if value is None:
+                    problems.append(f"SLA_KAFKA_SASL_{name}: required with SLA_KAFKA_SECURITY_PROTOCOL={protocol}")
+        else:
+            for name, value in (
+                ("MECHANISM", self.kafka_sasl_mechanism),
+                ("USERNAME", self.kafka_sasl_username),
+                ("PASSWORD", self.kafka_sasl_password),
+            ):
+                if value is not None:
+                    problems.append(
+                        f"SLA_KAFKA_SASL_{name}: only used with SLA_KAFKA_SECURITY_PROTOCOL=SASL_PLAINTEXT"
+                        f" or SASL_SSL (it is {protocol})"
+                    )
+        if self.kafka_ssl_cafile is not None and protocol not in ("SSL", "SASL_SSL"):
+            problems.append(
+                f"SLA_KAFKA_SSL_CAFILE: only used with SLA_KAFKA_SECURITY_PROTOCOL=SSL or SASL_SSL (it is {protocol})"
+            )
+        if problems:
+            raise ValueError("\n".join(problems))
+        return self
+
     def topic(self, name: str) -> str:
         """The Kafka topic name for a contract topic name."""
         return f"{self.topic_prefix}{name}"
@@ -77,13 +143,23 @@ class Settings(BaseSettings):
 
 def load_settings(**overrides) -> Settings:
     """Settings from the environment; raises PolicyError naming the variable or key."""
-    try:
-        settings = Settings(**overrides)
-    except ValidationError as exc:
-        lines = []
-        for err in exc.errors():
-            key = "SLA_" + "_".join(str(p) for p in err["loc"]).upper()
-            lines.append(f"{key}: {err['msg'].removeprefix('Value error, ')}")
-        raise PolicyError("\n".join(lines)) from None
+    settings = read_settings(**overrides)
     settings.policy  # noqa: B018 - validate the policy file at start, not at first use
     return settings
+
+
+def read_settings(**overrides) -> Settings:
+    """Settings from the environment without loading the policy file (for
+    commands that take their own); raises PolicyError naming the variable."""
+    try:
+        return Settings(**overrides)
+    except ValidationError as exc:
+        lines = []
+        for err in exc.errors(include_input=False):
+            message = err["msg"].removeprefix("Value error, ")
+            if not err["loc"]:  # a check across variables: its lines name them
+                lines.extend(message.splitlines())
+                continue
+            key = "SLA_" + "_".join(str(p) for p in err["loc"]).upper()
+            lines.append(f"{key}: {message}")
+        raise PolicyError("\n".join(lines)) from None

@@ -11,6 +11,15 @@
 # (cached in ~/.m2, copied to target/lib). KAFKA_LOCAL_PORT picks the client
 # port (default 9092); KAFKA_LOCAL_DIR the data+log directory
 # (default .kafka-local in the repository root, one per port).
+#
+# Optional SCRAM-over-TLS listener (docs/security.md), beside the plaintext one:
+#   KAFKA_LOCAL_SCRAM_TLS_PORT         its port (unset: no such listener)
+#   KAFKA_LOCAL_KEYSTORE               PKCS12 keystore with the broker's key and
+#                                      certificate (its SAN must name 127.0.0.1)
+#   KAFKA_LOCAL_KEYSTORE_PASSWORD      that keystore's password
+#   KAFKA_LOCAL_SCRAM_USERS            user:password[,user:password...], created for
+#                                      SCRAM-SHA-256 and SCRAM-SHA-512 when the data
+#                                      directory is first formatted (reset to change)
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -21,6 +30,7 @@ dir="${KAFKA_LOCAL_DIR:-$root/.kafka-local/$port}"
 lib="$here/target/lib"
 pidfile="$dir/broker.pid"
 bootstrap="127.0.0.1:$port"
+scram_port="${KAFKA_LOCAL_SCRAM_TLS_PORT:-}"
 
 die() { echo "local.sh: $*" >&2; exit 1; }
 
@@ -45,14 +55,21 @@ jars() {
 
 write_config() {
   mkdir -p "$dir/data" "$dir/logs"
+  local listeners="PLAINTEXT://127.0.0.1:$port" protocols="PLAINTEXT:PLAINTEXT"
+  if [[ -n "$scram_port" ]]; then
+    [[ -f "${KAFKA_LOCAL_KEYSTORE:-}" ]] || die "KAFKA_LOCAL_SCRAM_TLS_PORT needs KAFKA_LOCAL_KEYSTORE (a PKCS12 file)"
+    [[ -n "${KAFKA_LOCAL_KEYSTORE_PASSWORD:-}" ]] || die "KAFKA_LOCAL_SCRAM_TLS_PORT needs KAFKA_LOCAL_KEYSTORE_PASSWORD"
+    listeners="$listeners,SASL_SSL://127.0.0.1:$scram_port"
+    protocols="$protocols,SASL_SSL:SASL_SSL"
+  fi
   cat > "$dir/server.properties" <<PROPS
 process.roles=broker,controller
 node.id=1
 controller.quorum.voters=1@127.0.0.1:$controller_port
-listeners=PLAINTEXT://127.0.0.1:$port,CONTROLLER://127.0.0.1:$controller_port
-advertised.listeners=PLAINTEXT://127.0.0.1:$port
+listeners=$listeners,CONTROLLER://127.0.0.1:$controller_port
+advertised.listeners=$listeners
 controller.listener.names=CONTROLLER
-listener.security.protocol.map=PLAINTEXT:PLAINTEXT,CONTROLLER:PLAINTEXT
+listener.security.protocol.map=$protocols,CONTROLLER:PLAINTEXT
 inter.broker.listener.name=PLAINTEXT
 log.dirs=$dir/data
 num.partitions=8
@@ -69,6 +86,18 @@ log.retention.hours=168
 log.segment.bytes=67108864
 log.cleaner.dedupe.buffer.size=16777216
 PROPS
+  if [[ -n "$scram_port" ]]; then
+    # The file is written each start and holds the keystore password: owner only.
+    chmod 600 "$dir/server.properties"
+    cat >> "$dir/server.properties" <<PROPS
+sasl.enabled.mechanisms=SCRAM-SHA-256,SCRAM-SHA-512
+listener.name.sasl_ssl.scram-sha-256.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.scram-sha-512.sasl.jaas.config=org.apache.kafka.common.security.scram.ScramLoginModule required;
+listener.name.sasl_ssl.ssl.keystore.type=PKCS12
+listener.name.sasl_ssl.ssl.keystore.location=$KAFKA_LOCAL_KEYSTORE
+listener.name.sasl_ssl.ssl.keystore.password=$KAFKA_LOCAL_KEYSTORE_PASSWORD
+PROPS
+  fi
   cat > "$dir/log4j2.yaml" <<LOG
 Configuration:
   Appenders:
@@ -97,6 +126,21 @@ jvm_args() {
     "-Dkafka.logs.dir=$dir/logs" -cp "$lib/*")
 }
 
+scram_users() {
+  # SCRAM credentials live in the cluster metadata: written when formatting.
+  SCRAM_ARGS=()
+  local entry name password mechanism entries
+  [[ -n "$scram_port" && -n "${KAFKA_LOCAL_SCRAM_USERS:-}" ]] || return 0
+  IFS=',' read -ra entries <<<"$KAFKA_LOCAL_SCRAM_USERS"
+  for entry in "${entries[@]}"; do
+    name="${entry%%:*}" password="${entry#*:}"
+    [[ -n "$name" && "$entry" == *:* ]] || die "KAFKA_LOCAL_SCRAM_USERS: expected user:password[,user:password...]"
+    for mechanism in SCRAM-SHA-256 SCRAM-SHA-512; do
+      SCRAM_ARGS+=(--add-scram "$mechanism=[name=$name,password=$password]")
+    done
+  done
+}
+
 start() {
   if running && answering; then
     echo "$bootstrap"
@@ -112,10 +156,11 @@ start() {
   jars
   write_config
   jvm_args
+  scram_users
   if [[ ! -f "$dir/data/meta.properties" ]]; then
     [[ -f "$dir/cluster.id" ]] || "${JVM[@]}" kafka.tools.StorageTool random-uuid >"$dir/cluster.id"
     "${JVM[@]}" kafka.tools.StorageTool format -t "$(cat "$dir/cluster.id")" \
-      -c "$dir/server.properties" >"$dir/logs/format.log" 2>&1 \
+      -c "$dir/server.properties" ${SCRAM_ARGS[@]+"${SCRAM_ARGS[@]}"} >"$dir/logs/format.log" 2>&1 \
       || { cat "$dir/logs/format.log" >&2; die "formatting the KRaft storage failed"; }
   fi
   # setsid: the broker outlives the shell that started it (make dev, tests).
@@ -124,6 +169,7 @@ start() {
   for _ in $(seq 1 120); do
     if answering; then
       echo "Kafka $(ls "$lib" | sed -n 's/^kafka_2.13-\(.*\)\.jar$/\1/p') (KRaft) ready; data in $dir" >&2
+      [[ -z "$scram_port" ]] || echo "SCRAM over TLS (SASL_SSL) on 127.0.0.1:$scram_port" >&2
       echo "$bootstrap"
       return 0
     fi

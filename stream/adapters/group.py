@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 
 import orjson
 
+from stream.adapters.access import bearer_headers
 from stream.adapters.tables import decode as decode_lead
 from stream.domain.rep_stats import UNASSIGNED, RepDay, local_day, rep_calendar
 
@@ -75,7 +76,9 @@ async def group_parts(ctx, team: str | None = None) -> tuple[list[dict], list[st
     missing = []
     if others:
         timeout = aiohttp.ClientTimeout(total=3)
-        async with aiohttp.ClientSession(timeout=timeout) as session:
+        # The other workers check the same SLA_HTTP_TOKEN as this one.
+        headers = bearer_headers(ctx.settings.http_token)
+        async with aiohttp.ClientSession(timeout=timeout, headers=headers) as session:
 
             async def fetch(url: str):
                 async with session.get(f"{url}/sla/reps/local{query}") as resp:

@@ -1,6 +1,9 @@
 """HTTP on the worker: /metrics, /healthz, /readyz, /sla/leads/{id},
 /sla/reps (the per-rep table of the whole group, whichever worker answers),
-/sla/reps/buckets, /sla/segments (live segment verdicts) and /wallboard."""
+/sla/reps/buckets, /sla/segments (live segment verdicts) and /wallboard.
+
+With SLA_HTTP_TOKEN set, all but /healthz, /readyz and /metrics need the
+bearer token (stream.adapters.access)."""
 
 from __future__ import annotations
 
@@ -9,6 +12,7 @@ import asyncio
 import orjson
 from prometheus_client import CONTENT_TYPE_LATEST
 
+from stream.adapters import access
 from stream.adapters.group import group_buckets, group_report, local_part
 from stream.adapters.agents import expected_partition
 from stream.adapters.health import is_ready
@@ -19,6 +23,7 @@ from stream.adapters.wallboard import wallboard_page
 def install(ctx) -> None:
     app = ctx.app
     leads = ctx.state["leads"]
+    access.install(app, ctx.settings.http_token)
 
     @app.page("/metrics")
     async def metrics(web, request):

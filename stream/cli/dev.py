@@ -2,7 +2,8 @@
 
 Starts (or reuses) the local Kafka broker, creates the topics, runs a worker
 and the simulator, prints the URLs, and stops everything on Ctrl-C (the
-broker too, when this command started it).
+broker too, when this command started it). The worker listens on 127.0.0.1
+only, unless SLA_WEB_HOST says otherwise.
 
 The simulated floor works round the clock (the ``follow-the-sun`` roster), so
 calls happen whatever the hour. Its reps' targets follow the traffic, so a
@@ -27,6 +28,7 @@ import sys
 import time
 import urllib.request
 import zlib
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -104,6 +106,18 @@ def _save_timeline(settings, timeline: dict) -> None:
     path.write_text(json.dumps({**timeline, "stopped_at": format_timestamp(datetime.now(UTC))}))
 
 
+def dev_environment(bootstrap: str, environ: Mapping[str, str]) -> dict[str, str]:
+    """The environment of dev's worker and simulator: ``environ`` with dev's defaults."""
+    env = {**environ, "SLA_KAFKA_BOOTSTRAP": bootstrap}
+    env.setdefault("SLA_POLICY_FILE", str(DEV_POLICY))
+    env.setdefault("SLA_DATA_DIR", str(ROOT / ".sla-data"))
+    # A development worker serves this machine only (the worker's own default,
+    # 0.0.0.0, is for containers); SLA_WEB_HOST still picks another address.
+    env.setdefault("SLA_WEB_HOST", "127.0.0.1")
+    env.setdefault("SLA_WEB_ADVERTISED_HOST", "127.0.0.1")
+    return env
+
+
 def _kafka(command: str) -> subprocess.CompletedProcess:
     return subprocess.run([str(LOCAL_KAFKA), command], capture_output=True, text=True)
 
@@ -165,9 +179,7 @@ def run(args: argparse.Namespace) -> int:
         print(started.stderr, file=sys.stderr)
         return 1
     bootstrap = started.stdout.strip().splitlines()[-1]
-    env = {**os.environ, "SLA_KAFKA_BOOTSTRAP": bootstrap}
-    env.setdefault("SLA_POLICY_FILE", str(DEV_POLICY))
-    env.setdefault("SLA_DATA_DIR", str(ROOT / ".sla-data"))
+    env = dev_environment(bootstrap, os.environ)
     os.environ.update(env)
     settings = load_settings_or_report()
     if settings is None:

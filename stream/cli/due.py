@@ -128,13 +128,14 @@ def read_roster(book, bootstrap: str, prefix: str | None, timeout: float = 15.0)
     Returns (reps applied, topic name)."""
     import asyncio
 
-    from stream.settings import Settings
+    from stream.settings import read_settings
 
     overrides = {"kafka_bootstrap": bootstrap}
     if prefix is not None:
         overrides["topic_prefix"] = prefix
     try:
-        settings = Settings(**overrides)
+        # Security settings come from the environment; errors name the variable, never echo a value.
+        settings = read_settings(**overrides)
     except ValueError as exc:
         raise RosterError(f"bad Kafka settings: {exc}") from None
     topic = settings.topic("reps")

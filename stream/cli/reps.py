@@ -53,6 +53,11 @@ REP_WIDTH = 14
 def register(parser: argparse.ArgumentParser) -> None:
     port = os.environ.get("SLA_WEB_PORT", "6066")
     parser.add_argument("--url", default=f"http://127.0.0.1:{port}", help="a worker's base URL")
+    parser.add_argument(
+        "--token",
+        default=os.environ.get("SLA_HTTP_TOKEN") or None,
+        help="bearer token for the worker's HTTP API (default: $SLA_HTTP_TOKEN)",
+    )
     parser.add_argument("--window", default="mtd", choices=("7d", "30d", "mtd", "all"))
     layout = parser.add_mutually_exclusive_group()
     layout.add_argument("--wide", action="store_true", help="every column, whatever the terminal's width")
@@ -184,8 +189,11 @@ def choose_table(report: dict, window: str, console, wide: bool = False, compact
 def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
+    from stream.adapters.access import bearer_headers
+
     try:
-        with urllib.request.urlopen(f"{args.url.rstrip('/')}/sla/reps", timeout=10) as resp:
+        request = urllib.request.Request(f"{args.url.rstrip('/')}/sla/reps", headers=bearer_headers(args.token))
+        with urllib.request.urlopen(request, timeout=10) as resp:
             body = resp.read()
     except (urllib.error.URLError, OSError) as exc:
         print(f"cannot reach a worker at {args.url}: {exc}", file=sys.stderr)

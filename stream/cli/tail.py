@@ -143,7 +143,12 @@ def run(args: argparse.Namespace) -> int:
     console.print(
         f"following {settings.topic('sla-breaches')} on {settings.kafka_bootstrap} (Ctrl-C stops)", soft_wrap=True
     )
+    from stream.adapters.kafka import KafkaSecurityError
+
     try:
         return asyncio.run(follow(settings, args, console))
     except KeyboardInterrupt:
         return 0
+    except KafkaSecurityError as exc:
+        console.print(f"[red]Kafka security: {exc}[/]", soft_wrap=True)
+        return 2

@@ -1,7 +1,8 @@
 """``python -m stream worker``: run one Faust worker.
 
 Faust's own worker options (``--loglevel``, ``--web-port`` ...) pass through.
-A bad setting or policy stops start-up with a message naming the key.
+A bad setting or policy stops start-up with a message naming the key, and so
+does a broker that refuses the Kafka security settings (docs/security.md).
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ def register(parser: argparse.ArgumentParser) -> None:  # pragma: no cover - wor
 def run_faust(argv: list[str]) -> int:
     import asyncio
 
+    from stream.adapters.kafka import KafkaSecurityError, raise_security_problem
+    from stream.adapters.logs import setup_early
     from stream.adapters.topics import PartitionMismatch
     from stream.bootstrap import create_app
     from stream.service.notifier import webhook_url
@@ -35,17 +38,26 @@ def run_faust(argv: list[str]) -> int:
     except PolicyError as exc:
         print(f"stream worker: invalid configuration:\n{exc}", file=sys.stderr)
         return 2
-    if settings.create_topics:
-        try:
+    setup_early(settings.log_format)
+    try:
+        # A refused login or an untrusted certificate stops start-up here, in
+        # words; Faust would only retry "Unable to bootstrap" for ever.
+        asyncio.run(raise_security_problem(settings))
+        if settings.create_topics:
             settings = asyncio.run(prepare_topics(settings))
-        except PartitionMismatch as exc:
-            print(f"stream worker: {exc}", file=sys.stderr)
-            return 2
-        except OSError as exc:
-            print(f"stream worker: cannot reach Kafka at {settings.kafka_bootstrap}: {exc}", file=sys.stderr)
-            return 1
+    except KafkaSecurityError as exc:
+        print(f"stream worker: Kafka security: {exc}", file=sys.stderr)
+        return 2
+    except PartitionMismatch as exc:
+        print(f"stream worker: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:
+        print(f"stream worker: cannot reach Kafka at {settings.kafka_bootstrap}: {exc}", file=sys.stderr)
+        return 1
     app = create_app(settings)
-    sys.argv = ["stream", "worker", *argv]
+    # JSON logs: every line on the output is a JSON object, so no banner (-q).
+    quiet = ["-q"] if settings.log_format == "json" else []
+    sys.argv = ["stream", *quiet, "worker", *argv]
     app.main()
     return 0
 
@@ -58,6 +70,7 @@ async def prepare_topics(settings, attempts: int = 30):
 
     from aiokafka.errors import KafkaConnectionError
 
+    from stream.adapters.kafka import raise_security_problem
     from stream.adapters.topics import create_topics, settle_partitions
 
     for attempt in range(attempts):
@@ -72,6 +85,8 @@ async def prepare_topics(settings, attempts: int = 30):
             await create_topics(settled)
             return settled
         except KafkaConnectionError as exc:
+            # The broker may have come up meanwhile and refused our login.
+            await raise_security_problem(settings)
             if attempt == attempts - 1:
                 raise OSError(str(exc)) from None
             await asyncio.sleep(min(5.0, 0.5 * (attempt + 1)))

@@ -58,6 +58,7 @@ def test_environment_overrides(monkeypatch, tmp_path):
     policy = tmp_path / "policy.toml"
     policy.write_text("[response]\ndeadline_seconds = 120\n", encoding="utf-8")
     ca = tmp_path / "ca.pem"
+    ca.write_text("")
     env = {
         "SLA_KAFKA_BOOTSTRAP": "kafka-1:9092,kafka-2:19092",
         "SLA_APP_ID": "acme-sla",
