@@ -4,7 +4,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install dev test test-unit bench topics schemas clean kafka-start kafka-stop check-deploy
+.PHONY: install dev test test-unit bench chaos topics schemas clean kafka-start kafka-stop check-deploy
 
 install: $(STAMP)
 	@deploy/install-system.sh
@@ -29,6 +29,10 @@ test-unit: install
 
 bench: install
 	$(PY) -m bench.run
+
+# Ten minutes of worker kills and broker restarts (README, "Chaos"); SEED=n replays a scenario.
+chaos: install
+	$(PY) -m chaos $(if $(SEED),--seed $(SEED))
 
 schemas: install
 	$(PY) -m schemas

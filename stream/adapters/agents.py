@@ -38,6 +38,11 @@ def raw_topic(app: faust.App, *names: str, **kwargs) -> faust.TopicT:
     )
 
 
+# Input events handled per batch, and the longest wait to fill one.
+BATCH_EVENTS = 1000
+BATCH_SECONDS = 0.02
+
+
 def expected_partition(key: bytes, partitions: int) -> int:
     """Kafka's default (murmur2) partition for a key."""
     return (murmur2(key) & 0x7FFFFFFF) % partitions
@@ -59,38 +64,53 @@ def install(ctx) -> None:
     ctx.state.update(leads=leads, lead_store=lead_store, lead_updates=updates, inputs=inputs, contract=contract)
     dead_letter = updates.dead_letter
 
+    async def handle(event) -> None:
+        message = event.message
+        topic = contract[message.topic]
+        processed[(message.topic, message.partition)] = message.offset
+        model = decode(topic, message.key, message.value)
+        if isinstance(model, Rejected):
+            await dead_letter(message, topic, model.error)
+            return
+        if message.partition != expected_partition(message.key, n):
+            await dead_letter(
+                message,
+                topic,
+                f"key {model.lead_id!r} is on partition {message.partition}, expected "
+                f"{expected_partition(message.key, n)}: producers of lead topics must use "
+                "the murmur2 partitioner (librdkafka: partitioner=murmur2_random)",
+            )
+            return
+        old = StoredLead.decode(lead_store.get(message.partition, message.key))
+        state = old.state if old is not None else None
+        swept = pending.get(model.lead_id)
+        if state is not None and swept:
+            # Stages the sweeper emitted that the stored state does not know yet.
+            processor.record_emitted(state, swept)
+        try:
+            outcome = processor.apply(state, model, ctx.clock())
+            if outcome.result != "duplicate":
+                stored = updates.build(message.partition, outcome)
+        except Exception as exc:  # noqa: BLE001 - a record the rules cannot take must not stop the worker
+            log.exception("lead %s: %s[%s]@%s not processed", model.lead_id, message.topic, message.partition, message.offset)
+            await dead_letter(message, topic, f"processing failed: {type(exc).__name__}: {exc}")
+            return
+        metrics.events.labels(topic=topic, result=outcome.result).inc()
+        if outcome.result == "duplicate":
+            return
+        await updates.settle(message.partition, model.lead_id, message.key, outcome, old, stored)
+        if swept and state is not None:
+            pending.pop(model.lead_id, None)
+
     @app.agent(inputs, name="lead-events")
     async def lead_events(stream):
-        async for event in stream.events():
-            message = event.message
-            topic = contract[message.topic]
-            processed[(message.topic, message.partition)] = message.offset
-            model = decode(topic, message.key, message.value)
-            if isinstance(model, Rejected):
-                await dead_letter(message, topic, model.error)
-                continue
-            if message.partition != expected_partition(message.key, n):
-                await dead_letter(
-                    message,
-                    topic,
-                    f"key {model.lead_id!r} is on partition {message.partition}, expected "
-                    f"{expected_partition(message.key, n)}: producers of lead topics must use "
-                    "the murmur2 partitioner (librdkafka: partitioner=murmur2_random)",
-                )
-                continue
-            old = StoredLead.decode(lead_store.get(message.partition, message.key))
-            state = old.state if old is not None else None
-            swept = pending.get(model.lead_id)
-            if state is not None and swept:
-                # Stages the sweeper emitted that the stored state does not know yet.
-                processor.record_emitted(state, swept)
-            outcome = processor.apply(state, model, ctx.clock())
-            metrics.events.labels(topic=topic, result=outcome.result).inc()
-            if outcome.result == "duplicate":
-                continue
-            await updates.settle(message.partition, model.lead_id, message.key, outcome, old)
-            if swept and state is not None:
-                pending.pop(model.lead_id, None)
+        # A batch at a time: its outputs are acknowledged before its states
+        # are written (LeadUpdates.commit), and Faust acks the batch's events
+        # (so may commit their offsets) only after that.
+        async for events in stream.take_events(BATCH_EVENTS, within=BATCH_SECONDS):
+            for event in events:
+                await handle(event)
+            await updates.commit()
 
     @app.agent(emitted, name="sla-emitted")
     async def emitted_stages(stream):
@@ -115,10 +135,11 @@ def install(ctx) -> None:
                     continue
                 if not ours:
                     for entry in unknown:
-                        await updates.send("sla-breaches", key, entry["value"])
+                        await updates.resend(key, entry["value"])
                 stages = unknown + pending.pop(lead_id, [])
                 outcome = processor.tick(old.state, ctx.clock(), emitted=stages)
                 await updates.settle(partition, lead_id, key, outcome, old)
+            await updates.commit()
 
     @app.agent(reps, name="reps")
     async def rep_records(stream):

@@ -10,6 +10,7 @@ waiting for every send, and skips the per-message bookkeeping of
 
 from __future__ import annotations
 
+import asyncio
 import logging
 
 import orjson
@@ -27,6 +28,13 @@ OUTPUTS = ("lead-scored", "sla-breaches", "dead-letter")
 
 
 class LeadUpdates:
+    """Outcomes are *staged*: their outputs sent and their new state held
+    in memory (the views see it at once); ``commit`` waits for those outputs
+    to be acknowledged, then writes the states. The stored state is thus
+    never ahead of the outputs: an input read again after a crash finds its
+    effects missing and produces them again (same ids), instead of passing
+    for a duplicate whose breach events were lost."""
+
     def __init__(self, ctx, store: LeadStore) -> None:
         self.ctx = ctx
         self.app = ctx.app
@@ -37,9 +45,11 @@ class LeadUpdates:
         self.scoring = ctx.policy.scoring
         self.segments_since = ctx.segments.as_of if ctx.segments is not None else None
         self.topics = {name: ctx.settings.topic(name) for name in OUTPUTS}
+        self._sent: list = []  # output futures of the staged outcomes
+        self._tickets: list[tuple[bytes, int]] = []
 
-    async def send(self, topic: str, key: bytes | None, value: dict) -> None:
-        await self.app.producer.send(self.topics[topic], key, orjson.dumps(value), None, None, None)
+    async def send(self, topic: str, key: bytes | None, value: dict):
+        return await self.app.producer.send(self.topics[topic], key, orjson.dumps(value), None, None, None)
 
     async def dead_letter(self, message, topic: str, error: str) -> None:
         self.metrics.events.labels(topic=topic, result="invalid").inc()
@@ -57,22 +67,44 @@ class LeadUpdates:
         log.warning("dead-letter %s[%s]@%s: %s", message.topic, message.partition, message.offset, error)
         await self.send("dead-letter", message.key, value)
 
-    async def settle(self, partition: int, lead_id: str, key: bytes, outcome: Outcome, old: StoredLead | None) -> None:
-        """Store the outcome, then publish and count what it produced."""
-        await self.write(partition, lead_id, key, outcome, old)
+    async def settle(
+        self,
+        partition: int,
+        lead_id: str,
+        key: bytes,
+        outcome: Outcome,
+        old: StoredLead | None,
+        new: StoredLead | None = None,
+    ) -> None:
+        """Send what the outcome produced and stage its state (see ``commit``);
+        ``new``: the stored lead already built from it (``build``)."""
+        if new is None and outcome.state is not None:
+            new = self.build(partition, outcome)
         for topic, out_key, value in outcome.outputs:
-            await self.send(topic, out_key.encode(), value)
+            self._sent.append(await self.send(topic, out_key.encode(), value))
+        self.stage(partition, lead_id, key, outcome, old, new)
         self.observe(outcome)
 
-    async def write(self, partition: int, lead_id: str, key: bytes, outcome: Outcome, old: StoredLead | None) -> None:
+    async def resend(self, key: bytes, breach: dict) -> None:
+        """A breach event that may have been lost, sent again under its id."""
+        self._sent.append(await self.send("sla-breaches", key, breach))
+
+    async def commit(self) -> None:
+        """Once every output sent so far is acknowledged, write the states
+        staged with them."""
+        sent, self._sent = self._sent, []
+        tickets, self._tickets = self._tickets, []
+        if sent:
+            await asyncio.gather(*sent)
+        await self.store.write_staged(tickets)
+
+    def build(self, partition: int, outcome: Outcome) -> StoredLead | None:
+        """The stored lead of an outcome with a new state (None without one)."""
         state = outcome.state
-        if state is None:  # nothing to write: only the wakeup may move
-            if old is not None:
-                self.views.index.schedule(partition, lead_id, outcome.next_wakeup)
-            return
-        now = self.ctx.clock()
-        part = self.rep_table.contribution(state, now, outcome.derived)
-        new = StoredLead(
+        if state is None:
+            return None
+        part = self.rep_table.contribution(state, self.ctx.clock(), outcome.derived)
+        return StoredLead(
             partition=partition,
             wakeup=outcome.next_wakeup,
             open_clock=list(outcome.open_clock) if outcome.open_clock else None,
@@ -82,8 +114,16 @@ class LeadUpdates:
             segment=segment_contribution(state, self.scoring, self.segments_since),
             state=state,
         )
+
+    def stage(
+        self, partition: int, lead_id: str, key: bytes, outcome: Outcome, old: StoredLead | None, new: StoredLead | None
+    ) -> None:
+        if new is None:  # nothing to write: only the wakeup may move
+            if old is not None:
+                self.views.index.schedule(partition, lead_id, outcome.next_wakeup)
+            return
         self.views.replace(lead_id, old, new)
-        await self.store.put(partition, key, new.encode())
+        self._tickets.append(self.store.stage(partition, key, new.encode()))
 
     def observe(self, outcome: Outcome) -> None:
         metrics = self.metrics

@@ -214,6 +214,7 @@ class Sweeper:
                     continue  # an input event of the lead recorded them first
                 outcome = processor.tick(old.state, self.ctx.clock(), emitted=stages)
                 await updates.settle(partition, lead_id, key, outcome, old)
+            await updates.commit()
             await asyncio.sleep(0)  # let the agents in between partitions
 
     async def _refresh(self, leads: dict[int, list[str]]) -> None:
@@ -230,6 +231,7 @@ class Sweeper:
                 if outcome.state is None:
                     outcome.state = old.state  # the figures changed with time, not the facts
                 await updates.settle(partition, lead_id, key, outcome, old)
+        await updates.commit()
 
     async def finish(self) -> None:
         """Wait for the emissions under way, if any (at shutdown)."""

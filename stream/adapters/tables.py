@@ -73,6 +73,13 @@ class LeadStore:
     restart reads only the changelog written since. Faust flushes the
     producer before it commits input offsets, so a committed input always
     has its changelog record in Kafka.
+
+    A new value is first *staged* (in memory, what ``get`` answers) and
+    written only when the caller knows the outputs that came with it are in
+    Kafka (``write_staged``): the stored state, local or in the changelog,
+    is never ahead of what was sent. Otherwise an input read again after a
+    crash would find itself already in the state, count as a duplicate, and
+    its lost breach events would never go out.
     """
 
     def __init__(self, app: faust.App, table: faust.Table) -> None:
@@ -80,13 +87,35 @@ class LeadStore:
         self.table = table
         self.changelog = table.changelog_topic.get_topic_name()
         self._acked: dict[int, int] = {}  # partition -> highest changelog offset acknowledged
+        # key -> (partition, value, version): staged, not written yet
+        self._staged: dict[bytes, tuple[int, bytes, int]] = {}
+        self._version = 0
 
     def _db(self, partition: int):
         # Faust's RocksDB store keeps one database per partition (private API).
         return self.table.data._db_for_partition(partition)
 
     def get(self, partition: int, key: bytes) -> bytes | None:
+        staged = self._staged.get(key)
+        if staged is not None:
+            return staged[1]
         return self._db(partition).get(key)
+
+    def stage(self, partition: int, key: bytes, value: bytes) -> tuple[bytes, int]:
+        """Hold ``value`` until ``write_staged``; returns its ticket."""
+        self._version += 1
+        self._staged[key] = (partition, value, self._version)
+        return key, self._version
+
+    async def write_staged(self, tickets: list[tuple[bytes, int]]) -> None:
+        """Write the staged values of ``tickets`` (those not replaced by a
+        newer one meanwhile: its own ticket writes it)."""
+        for key, version in tickets:
+            staged = self._staged.get(key)
+            if staged is None or staged[2] != version:
+                continue
+            del self._staged[key]
+            await self.put(staged[0], key, staged[1])
 
     async def put(self, partition: int, key: bytes, value: bytes) -> None:
         self._db(partition).put(key, value)
@@ -112,6 +141,8 @@ class LeadStore:
     def forget(self, partitions: set[int]) -> None:
         for partition in partitions:
             self._acked.pop(partition, None)
+        for key in [k for k, (p, _, _) in self._staged.items() if p in partitions]:
+            del self._staged[key]
 
     def items(self, partitions: set[int]):
         """(key, value) of every lead of ``partitions``."""

@@ -1,0 +1,1 @@
+"""Chaos runs: SLA breaches through worker kills and broker restarts (``make chaos``)."""
