@@ -4,8 +4,10 @@ Runs the worker's own SLA core (scoring, response clocks, attempt cadences)
 over a recorded history in event time and prints the per-rep SLA report, so a
 policy change can be tried before it goes live (``--policy what-if.toml``).
 ``--json`` writes the report, ``--breaches`` every breach event the replay
-emitted. The same history and policy give the same bytes on stdout and in both
-files. Exit status 2 (message on stderr) for a bad policy, timestamp or file.
+emitted. The history is streamed with bounded memory and the leads shared
+among ``--jobs`` processes (docs/backtest.md). The same history and policy
+give the same bytes on stdout and in both files, whatever ``--jobs``. Exit
+status 2 (message on stderr) for a bad policy, timestamp or file.
 Never touches Kafka (imports neither Faust nor a Kafka client).
 """
 
@@ -16,6 +18,7 @@ import sys
 from datetime import timezone
 from pathlib import Path
 from typing import Any
+
 from stream.cli.common import add_history_arguments
 
 EXIT_USAGE = 2
@@ -48,6 +51,13 @@ def register(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--json", metavar="PATH", help="write the report as JSON here")
     parser.add_argument("--breaches", metavar="PATH", help="write every emitted breach event here (JSON lines)")
+    parser.add_argument(
+        "--jobs",
+        metavar="N",
+        type=int,
+        default=None,
+        help="processes sharing the leads (default: one per CPU, at most 4); the output does not depend on it",
+    )
 
 
 def _err(text: str) -> None:
@@ -177,23 +187,19 @@ def _window_table(report, window: str, warning_ratio: float):
 # ----------------------------------------------------------------------------- the command
 
 
-def _history_section(result, history, as_of: float, leads: int, workable: int) -> dict[str, Any]:
-    emitted: dict[str, dict[str, int]] = {}
-    for value in result.breaches:
-        by_stage = emitted.setdefault(value["breach_type"], {})
-        by_stage[value["stage"]] = by_stage.get(value["stage"], 0) + 1
+def _history_section(result) -> dict[str, Any]:
     return {
         "events": result.events,
-        "invalid_lines": history.invalid,
+        "invalid_lines": result.invalid,
         "duplicates": result.duplicates,
-        "leads": leads,
-        "workable_leads": workable,
+        "leads": result.leads,
+        "workable_leads": result.workable,
         "first_event_at": _ts(result.first_event_at),
         "last_event_at": _ts(result.last_event_at),
-        "as_of": _ts(as_of),
+        "as_of": _ts(result.as_of),
         "until": _ts(result.until),
         "wakeups_fired": result.ticks,
-        "breach_events_emitted": emitted,
+        "breach_events_emitted": result.emitted,
     }
 
 
@@ -211,7 +217,7 @@ def run(args: argparse.Namespace) -> int:
     from rich.console import Console
 
     from stream.policy import PolicyError, load_policy
-    from stream.service.backtest import DEFAULT_TAIL_SECONDS, read_recorded, run_backtest
+    from stream.service.backtest import backtest_file, default_jobs
     from stream.service.history import FirstProblems
     from stream.service.scorer import build_scorer
 
@@ -226,38 +232,50 @@ def run(args: argparse.Namespace) -> int:
         until = _instant("--until", args.until)
     except ValueError as exc:
         return _fail(str(exc))
+    if args.jobs is not None and args.jobs < 1:
+        return _fail("--jobs: must be at least 1")
 
     first_problems = FirstProblems()
-
+    breaches_out = None
     try:
-        history = read_recorded(args.file, first_problems)
-    except OSError as exc:
-        return _fail(f"{args.file}: {exc.strerror or exc}")
-    if history.invalid:
-        _err(f"skipped {history.invalid} invalid line{'s' if history.invalid != 1 else ''}, e.g.:")
+        if args.breaches:
+            try:
+                breaches_out = open(args.breaches, "wb")  # noqa: SIM115 - closed below
+            except OSError as exc:
+                return _fail(f"{args.breaches}: {exc.strerror or exc}")
+        try:
+            result = backtest_file(
+                args.file,
+                policy,
+                scorer=scorer,
+                as_of=as_of,
+                until=until,
+                breaches_out=breaches_out,
+                on_invalid=first_problems,
+                jobs=args.jobs or default_jobs(),
+            )
+        except OSError as exc:
+            return _fail(f"{exc.filename or args.file}: {exc.strerror or exc}")
+        except (PolicyError, ValueError) as exc:
+            return _fail(str(exc))
+    finally:
+        if breaches_out is not None:
+            breaches_out.close()
+    if result.invalid:
+        _err(f"skipped {result.invalid} invalid line{'s' if result.invalid != 1 else ''}, e.g.:")
         for problem in first_problems.lines:
             _err(problem)
-    if not history.events and as_of is None:
+    if result.events == 0 and result.as_of is None:
         return _fail(f"{args.file}: no valid events (give --as-of to report on an empty history)")
-
-    if until is None and history.events:
-        last = max(event.occurred_at.timestamp() for _, event in history.events)
-        until = max(last + DEFAULT_TAIL_SECONDS, as_of if as_of is not None else last)
-    try:
-        result = run_backtest(history.events, policy, scorer=scorer, until=until, roster=history.roster)
-    except (PolicyError, ValueError) as exc:
-        return _fail(str(exc))
     for why in result.rejected_reps:
         _err(f"ignored a reps record: {why}")
     if result.duplicates:
         _err(f"ignored {result.duplicates} duplicate event{'s' if result.duplicates != 1 else ''} (same event_id)")
-    as_of = as_of if as_of is not None else result.last_event_at
-    leads = result.workable_leads()
-    report = result.report(as_of, leads)
+    report = result.report()
 
     document = {
         **report.to_dict(),
-        "history": _history_section(result, history, as_of, len(result.states), len(leads)),
+        "history": _history_section(result),
         "policy": _policy_section(policy),
     }
     if args.json:
@@ -267,20 +285,13 @@ def run(args: argparse.Namespace) -> int:
             )
         except OSError as exc:
             return _fail(f"{args.json}: {exc.strerror or exc}")
-    if args.breaches:
-        try:
-            with open(args.breaches, "wb") as out:
-                for value in result.breaches:
-                    out.write(orjson.dumps(value, option=orjson.OPT_SORT_KEYS) + b"\n")
-        except OSError as exc:
-            return _fail(f"{args.breaches}: {exc.strerror or exc}")
 
     console = Console(width=CONSOLE_WIDTH, highlight=False, emoji=False)
     response = policy.response
     stages = ", ".join(f"{step.stage} {step.at:g}×" for step in response.escalation)
     console.print(
-        f"backtest of {result.events} events ({result.duplicates} duplicate) over {len(result.states)} leads,"
-        f" {len(leads)} workable; {_ts(result.first_event_at)} .. {_ts(result.last_event_at)}",
+        f"backtest of {result.events} events ({result.duplicates} duplicate) over {result.leads} leads,"
+        f" {result.workable} workable; {_ts(result.first_event_at)} .. {_ts(result.last_event_at)}",
         markup=False,
     )
     console.print(
@@ -299,5 +310,5 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         _err(f"wrote the report to {args.json}")
     if args.breaches:
-        _err(f"wrote {len(result.breaches)} breach events to {args.breaches}")
+        _err(f"wrote {result.breach_events} breach events to {args.breaches}")
     return 0

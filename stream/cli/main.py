@@ -20,6 +20,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "replay": ("stream.cli.replay", "publish recorded events from a JSON-lines file"),
     "analyze": ("stream.cli.analyze", "closed-loop segment profitability from history"),
     "backtest": ("stream.cli.backtest", "run the SLA rules offline over history"),
+    "report": ("stream.cli.report", "the weekly SMarketing report (HTML or Markdown), live or from history"),
     "due": ("stream.cli.due", "when is a response due for a rep"),
     "tail": ("stream.cli.tail", "pretty-print sla-breaches live"),
     "reps": ("stream.cli.reps", "the per-rep SLA table in the terminal"),

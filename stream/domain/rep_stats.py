@@ -77,6 +77,10 @@ class WorkableLead:
     ``rep`` is the owner when the lead became workable, or ``unassigned``.
     ``calls`` are (instant, outcome) and ``opportunities`` instants, every one
     known, sorted; :func:`lead_day` keeps those inside [``workable_at``, ``as_of``].
+    The routing / rep delay split, in SLA-clock seconds: ``routing_seconds``
+    from creation to the first owner, known from ``assigned_at``;
+    ``rep_delay_seconds`` from that assignment to the first call at or after
+    it, known from ``first_call_at`` (None: not assigned / not called).
     """
 
     lead_id: str
@@ -86,6 +90,10 @@ class WorkableLead:
     opportunities: tuple[float, ...] = ()
     clocks: tuple[ClockOutcome, ...] = ()
     breaches: tuple[BreachFact, ...] = ()
+    assigned_at: float | None = None
+    routing_seconds: float | None = None
+    first_call_at: float | None = None
+    rep_delay_seconds: float | None = None
 
 
 class _Time(Protocol):
@@ -159,6 +167,21 @@ def summarize_lead(
             )
         )
     owner = state.owner_at(workable_at)
+    assigned_at = routing = first_call = rep_delay = None
+    if state.created_at is not None and state.owners:
+        # An owner given before the creation (events out of order) counts from the creation.
+        assigned_at = max(state.owners[0][0], state.created_at)
+        # The live worker summarizes a lead at every change: spare the calendar
+        # arithmetic where the answer is known (owned from creation; a first
+        # clock started at the assignment already measured the first call).
+        routing = 0.0 if assigned_at == state.created_at else sla.diff(state.created_at, assigned_at)
+        first_call = next((c[0] for c in state.calls if c[0] >= assigned_at), None)
+        if first_call is not None:
+            first = clocks[0] if clocks else None
+            if first is not None and first.started_at == assigned_at and first.stopped_at == first_call:
+                rep_delay = first.response_seconds
+            else:
+                rep_delay = sla.diff(assigned_at, first_call)
     return WorkableLead(
         lead_id=state.lead_id,
         rep=owner if owner is not None else UNASSIGNED,
@@ -167,6 +190,10 @@ def summarize_lead(
         opportunities=tuple(o[0] for o in state.opportunities),
         clocks=tuple(clocks),
         breaches=tuple(sorted(breaches, key=lambda b: (b.due_at, b.breach_type, b.stage))),
+        assigned_at=assigned_at,
+        routing_seconds=routing,
+        first_call_at=first_call,
+        rep_delay_seconds=rep_delay,
     )
 
 
@@ -202,6 +229,11 @@ class RepDay:
     ``response_seconds`` SLA-clock seconds of every stopped clock, sorted
                          (late ones included: this is where median and p95 come from).
     ``breaches``         standing breach events, as sorted (type, stage, count).
+    ``routing_seconds``  SLA-clock seconds from each lead's creation to its
+                         first owner (0 when created with one), sorted.
+    ``rep_delay_seconds`` SLA-clock seconds from each lead's first owner to
+                         the first call at or after it, sorted. Together they
+                         make up the SLA time from creation to first call.
 
     Clocks neither within nor missed are running and not yet due.
     """
@@ -217,6 +249,8 @@ class RepDay:
     clocks_missed: int = 0
     response_seconds: tuple[float, ...] = ()
     breaches: BreachCounts = ()
+    routing_seconds: tuple[float, ...] = ()
+    rep_delay_seconds: tuple[float, ...] = ()
 
     def plus(self, other: RepDay) -> RepDay:
         """Both buckets' counts (kept under this bucket's rep and day)."""
@@ -232,14 +266,12 @@ class RepDay:
             self.clocks_missed + other.clocks_missed,
             tuple(sorted(self.response_seconds + other.response_seconds)),
             _merge_counts(self.breaches, other.breaches),
+            tuple(sorted(self.routing_seconds + other.routing_seconds)),
+            tuple(sorted(self.rep_delay_seconds + other.rep_delay_seconds)),
         )
 
     def minus(self, other: RepDay) -> RepDay:
         """This bucket without ``other``'s contribution (``other`` must be part of it)."""
-        remaining = Counter(self.response_seconds)
-        remaining.subtract(other.response_seconds)
-        if any(n < 0 for n in remaining.values()):
-            raise ValueError("minus: response_seconds not part of this bucket")
         return RepDay(
             self.rep,
             self.day,
@@ -250,8 +282,10 @@ class RepDay:
             self.clocks - other.clocks,
             self.clocks_within_sla - other.clocks_within_sla,
             self.clocks_missed - other.clocks_missed,
-            tuple(sorted(remaining.elements())),
+            _without(self.response_seconds, other.response_seconds, "response_seconds"),
             _merge_counts(self.breaches, other.breaches, -1),
+            _without(self.routing_seconds, other.routing_seconds, "routing_seconds"),
+            _without(self.rep_delay_seconds, other.rep_delay_seconds, "rep_delay_seconds"),
         )
 
     @property
@@ -272,6 +306,8 @@ class RepDay:
             "clocks_missed": self.clocks_missed,
             "response_seconds": list(self.response_seconds),
             "breaches": [list(b) for b in self.breaches],
+            "routing_seconds": list(self.routing_seconds),
+            "rep_delay_seconds": list(self.rep_delay_seconds),
         }
 
     @classmethod
@@ -288,7 +324,30 @@ class RepDay:
             clocks_missed=data["clocks_missed"],
             response_seconds=tuple(data["response_seconds"]),
             breaches=tuple((t, s, n) for t, s, n in data["breaches"]),
+            # absent from buckets stored before the routing / rep delay split
+            routing_seconds=tuple(data.get("routing_seconds", ())),
+            rep_delay_seconds=tuple(data.get("rep_delay_seconds", ())),
         )
+
+
+def _without(values: tuple[float, ...], part: tuple[float, ...], name: str) -> tuple[float, ...]:
+    """Sorted ``values`` less the multiset ``part`` (which must be in it)."""
+    if not part:
+        return values
+    remaining = Counter(values)
+    remaining.subtract(part)
+    if any(n < 0 for n in remaining.values()):
+        raise ValueError(f"minus: {name} not part of this bucket")
+    return tuple(sorted(remaining.elements()))
+
+
+def delay_split(lead: WorkableLead, as_of: float) -> tuple[float | None, float | None]:
+    """(routing seconds, rep delay seconds) of ``lead`` as known at ``as_of``:
+    None while it was not assigned / not called by then."""
+    if lead.assigned_at is None or lead.assigned_at > as_of:
+        return None, None
+    called = lead.first_call_at is not None and lead.first_call_at <= as_of
+    return lead.routing_seconds, lead.rep_delay_seconds if called else None
 
 
 def local_day(at: float, zone: tzinfo) -> date:
@@ -307,6 +366,7 @@ def lead_day(lead: WorkableLead, as_of: float, zone: tzinfo) -> RepDay | None:
     """
     if lead.workable_at > as_of:
         return None
+    routing, rep_delay = delay_split(lead, as_of)
     since = lead.workable_at
     calls = [outcome for at, outcome in lead.calls if since <= at <= as_of]
     within = missed = clocks = 0
@@ -336,6 +396,8 @@ def lead_day(lead: WorkableLead, as_of: float, zone: tzinfo) -> RepDay | None:
         clocks_missed=missed,
         response_seconds=tuple(sorted(responses)),
         breaches=_count_breaches((b.breach_type, b.stage) for b in lead.breaches if b.due_at <= as_of),
+        routing_seconds=() if routing is None else (routing,),
+        rep_delay_seconds=() if rep_delay is None else (rep_delay,),
     )
 
 
@@ -379,6 +441,12 @@ def window_first_day(window: str, last: date) -> date | None:
     if window in _WINDOW_DAYS:
         return last - timedelta(days=_WINDOW_DAYS[window] - 1)
     raise ValueError(f"unknown window {window!r} (use {', '.join(WINDOWS)})")
+
+
+def quantile(values: Sequence[float], q: float) -> float | None:
+    """Linear interpolation between closest ranks (NumPy's default) of sorted
+    ``values`` (q = 0.5 or a whole percent); None for no values."""
+    return _quantile(values, q)
 
 
 def _quantile(values: Sequence[float], q: float) -> float | None:
@@ -445,6 +513,24 @@ class WindowStats:
     @property
     def response_seconds_p95(self) -> float | None:
         return _quantile(self.totals.response_seconds, 0.95)
+
+    # The routing / rep delay split (wall-clock seconds; not in to_dict, whose
+    # fields are the backtest's and the live table's published JSON).
+    @property
+    def routing_seconds_median(self) -> float | None:
+        return _quantile(self.totals.routing_seconds, 0.5)
+
+    @property
+    def routing_seconds_p95(self) -> float | None:
+        return _quantile(self.totals.routing_seconds, 0.95)
+
+    @property
+    def rep_delay_seconds_median(self) -> float | None:
+        return _quantile(self.totals.rep_delay_seconds, 0.5)
+
+    @property
+    def rep_delay_seconds_p95(self) -> float | None:
+        return _quantile(self.totals.rep_delay_seconds, 0.95)
 
     def breaches(self) -> dict[str, dict[str, int]]:
         """Standing breach events by type, then stage."""

@@ -2,9 +2,10 @@
 
 A segment is the values of ``scoring.segment_by`` joined with ``|`` in that
 order, e.g. ``web|51-200|vp``. Its worth is estimated from *mature* leads
-only (leads old enough to have converted), smoothed towards the overall
-value per lead, and judged profitable, unprofitable or undecided by a
-confidence bound on profit per lead. The rules are stated once here and used
+only (leads old enough to have converted) as conversion rate × deal size,
+each smoothed towards the overall figures (a median deal size, so that a few
+huge deals elsewhere do not lift every segment), and judged profitable,
+unprofitable or undecided by confidence bounds on profit per lead. The rules are stated once here and used
 by ``analyze`` (offline) and by the worker (live, through ``SegmentStats``);
 ``docs/scoring.md`` is the user-facing description.
 
@@ -186,38 +187,73 @@ def _minus(a: SegmentCounts, b: SegmentCounts) -> SegmentCounts:
 
 @dataclass(frozen=True, slots=True)
 class Prior:
-    """The overall evidence every segment is smoothed towards: mean value and
-    mean squared value per mature lead over all segments."""
+    """The overall evidence every segment is smoothed towards.
+
+    ``value_per_lead`` and ``value_sq_per_lead`` are the pooled mean and mean
+    squared value per mature lead over all segments (what a lead's fit is
+    measured against). ``opportunities`` counts the mature leads with an
+    opportunity, so ``conversion`` is the overall share that converts.
+    ``typical_deal_size`` is the median pipeline of a converted lead (written
+    by ``analyze``); without it the mean is used. Smoothing pulls a segment
+    towards ``conversion × deal_size``: a median is not dragged up by a few
+    very large deals elsewhere, as a pooled mean is.
+    """
 
     mature_leads: int = 0
     value_per_lead: float = 0.0
     value_sq_per_lead: float = 0.0
+    opportunities: int = 0
+    typical_deal_size: float | None = None
 
     @classmethod
-    def from_counts(cls, counts: Iterable[SegmentCounts]) -> Prior:
+    def from_counts(cls, counts: Iterable[SegmentCounts], typical_deal_size: float | None = None) -> Prior:
         """The prior of a set of segments (order does not matter: sums are exact)."""
         counts = list(counts)
         n = sum(c.leads for c in counts)
         if n == 0:
-            return cls()
+            return cls(typical_deal_size=typical_deal_size)
         return cls(
             mature_leads=n,
             value_per_lead=math.fsum(c.value for c in counts) / n,
             value_sq_per_lead=math.fsum(c.value_sq for c in counts) / n,
+            opportunities=sum(c.opportunities for c in counts),
+            typical_deal_size=typical_deal_size,
         )
+
+    @property
+    def converted(self) -> float:
+        """Mature leads that carry value: with opportunity counts, those; a
+        hand-written file with value but no opportunity counts: every lead."""
+        if self.opportunities or not self.value_per_lead:
+            return float(self.opportunities)
+        return float(self.mature_leads)
+
+    @property
+    def conversion(self) -> float:
+        """Overall share of mature leads that converted."""
+        return self.converted / self.mature_leads if self.mature_leads else 0.0
+
+    @property
+    def deal_size(self) -> float:
+        """The deal size pseudo-evidence is worth: the typical one, else the mean."""
+        if self.typical_deal_size is not None:
+            return self.typical_deal_size
+        converted = self.converted
+        return self.value_per_lead * self.mature_leads / converted if converted else 0.0
 
 
 @dataclass(frozen=True, slots=True)
 class Estimate:
-    """A segment's smoothed economics per mature lead.
+    """A segment's smoothed economics per mature lead (docs/scoring.md).
 
-    ``value_per_lead = (value + k × prior value per lead) / (mature leads + k)``
-    with ``k = scoring.smoothing_leads`` (0 when the prior has no leads). The
-    same shrinkage applies to the mean squared value; the standard error is
-    ``sqrt(variance / (mature leads + k))``, and ``profit_low``/``profit_high``
-    are ``profit ∓ z × standard error`` with ``z`` the one-sided normal quantile
-    of ``scoring.verdict_confidence``. Profit and bounds are None without a
-    mature lead (the cost is then unknown).
+    Value per lead is conversion × deal size, each smoothed: ``k =
+    scoring.smoothing_leads`` pseudo-leads convert at the prior's overall
+    rate, and their deals are worth the prior's typical deal size. So
+    ``value_per_lead = (value + k × conversion₀ × deal₀) / (mature leads + k)``.
+    The profit bounds are one-sided at ``scoring.verdict_confidence``: the
+    conversion rate's Wilson score bounds over ``mature leads + k`` trials and
+    the deal size's standard error, combined as independent margins. Profit
+    and bounds are None without a mature lead (the cost is then unknown).
     """
 
     mature_leads: int
@@ -227,6 +263,23 @@ class Estimate:
     profit_per_lead: float | None
     profit_low: float | None
     profit_high: float | None
+    conversion: float | None = None  # smoothed share of leads that convert
+    deal_size: float | None = None  # smoothed pipeline of a converted lead
+
+
+def wilson_bounds(rate: float, trials: float, z: float) -> tuple[float, float]:
+    """One-sided Wilson score bounds of a proportion ``rate`` seen over
+    ``trials`` (fractional pseudo-trials allowed) at normal quantile ``z``.
+    Unlike rate ± z × standard error they stay inside 0..1 and do not shrink
+    to nothing when no lead converted."""
+    if trials <= 0:
+        return 0.0, 1.0
+    rate = min(1.0, max(0.0, rate))
+    z2 = z * z
+    scale = 1.0 + z2 / trials
+    centre = (rate + z2 / (2 * trials)) / scale
+    half = z * math.sqrt(rate * (1 - rate) / trials + z2 / (4 * trials * trials)) / scale
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 def estimate(counts: SegmentCounts, prior: Prior, policy: ScoringPolicy) -> Estimate:
@@ -235,13 +288,27 @@ def estimate(counts: SegmentCounts, prior: Prior, policy: ScoringPolicy) -> Esti
     k = float(policy.smoothing_leads) if prior.mature_leads > 0 else 0.0
     if n + k <= 0:
         return Estimate(0, prior.value_per_lead, None, None, None, None, None)
-    mean = (counts.value + k * prior.value_per_lead) / (n + k)
+    pseudo_converted = k * prior.conversion
+    pseudo_value = pseudo_converted * prior.deal_size
+    mean = (counts.value + pseudo_value) / (n + k)
     if n == 0:
         return Estimate(0, mean, None, None, None, None, None)
-    mean_sq = (counts.value_sq + k * prior.value_sq_per_lead) / (n + k)
-    variance = max(0.0, mean_sq - mean * mean)
-    stderr = math.sqrt(variance / (n + k))
+    # Leads with value: the opportunities; a hand-written row that gives value
+    # but no opportunity count spreads it over every lead.
+    converted = counts.opportunities if counts.opportunities or not counts.value else n
+    value_sq = counts.value_sq if counts.value_sq or not counts.value else counts.value**2 / converted
+    deals = converted + pseudo_converted
+    rate = deals / (n + k)
+    size = (counts.value + pseudo_value) / deals if deals > 0 else 0.0
     z = NormalDist().inv_cdf(policy.verdict_confidence)
+    rate_low, rate_high = wilson_bounds(rate, n + k, z)
+    if deals > 0:
+        spread = max(0.0, (value_sq + pseudo_converted * prior.deal_size**2) / deals - size * size)
+        size_margin = z * rate * math.sqrt(spread / deals)
+    else:
+        size_margin = 0.0
+    up = math.hypot(size * (rate_high - rate), size_margin)
+    down = math.hypot(size * (rate - rate_low), size_margin)
     cost = counts.cost(policy.cost_per_attempt) / n
     profit = mean - cost
     return Estimate(
@@ -250,8 +317,10 @@ def estimate(counts: SegmentCounts, prior: Prior, policy: ScoringPolicy) -> Esti
         raw_value_per_lead=counts.value / n,
         cost_per_lead=cost,
         profit_per_lead=profit,
-        profit_low=profit - z * stderr,
-        profit_high=profit + z * stderr,
+        profit_low=profit - down,
+        profit_high=profit + up,
+        conversion=rate,
+        deal_size=size,
     )
 
 
@@ -523,24 +592,30 @@ class SegmentTable:
 
     Rows need ``segment``; ``profitable`` (true/false/null) and
     ``value_per_lead`` are read when present, so a hand-edited file can force a
-    verdict. The prior is the overall value per mature lead of all rows.
+    verdict. The prior is the overall evidence of all rows, with the
+    ``typical_deal_size`` the rows carry (``analyze`` writes the same in each).
     """
 
-    def __init__(self, rows: Iterable[SegmentRow], as_of: datetime | None = None) -> None:
+    def __init__(
+        self, rows: Iterable[SegmentRow], as_of: datetime | None = None, typical_deal_size: float | None = None
+    ) -> None:
         self._rows: dict[str, SegmentRow] = {}
         for row in rows:
             if row.view.segment in self._rows:
                 raise SegmentTableError(f"segment {row.view.segment!r} appears twice")
             self._rows[row.view.segment] = row
         self.as_of = as_of
-        self.prior = Prior.from_counts(self._rows[s].counts for s in sorted(self._rows))
+        self.prior = Prior.from_counts((self._rows[s].counts for s in sorted(self._rows)), typical_deal_size)
 
     @classmethod
     def from_rows(cls, rows: Iterable[Mapping[str, Any]]) -> SegmentTable:
         rows = list(rows)
         parsed = [_row(row, i) for i, row in enumerate(rows)]
-        as_of = None
+        as_of = typical = None
         for i, row in enumerate(rows):
+            size = _number(row, "typical_deal_size", f"[{i}]")
+            if size is not None and typical is None:
+                typical = size
             if row.get("as_of") is not None:
                 try:
                     at = _parse_instant(row["as_of"])
@@ -548,7 +623,7 @@ class SegmentTable:
                     raise SegmentTableError(f"[{i}].as_of: {exc}") from None
                 if at is not None and (as_of is None or at > as_of):
                     as_of = at
-        return cls(parsed, as_of)
+        return cls(parsed, as_of, typical)
 
     @classmethod
     def from_json(cls, data: bytes | str) -> SegmentTable:

@@ -127,3 +127,55 @@ def test_it_never_imports_faust_or_kafka(files):
     )
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
+
+
+def test_the_simulators_roster_lines_are_not_invalid(tmp_path):
+    """`simulate --history-out` starts with `reps` records: analyze accepts them
+    as backtest does (a broken one is still reported)."""
+    history = tmp_path / "simulated.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-m", "stream", "simulate", "--history-out", str(history), "--days", "1", "--seed", "4",
+         "--start", "2026-03-02T00:00:00Z"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    assert b'"topic":"reps"' in history.read_bytes()
+    result = analyze(str(history))
+    assert result.returncode == 0, result.stderr
+    assert "invalid" not in result.stderr and "unknown topic" not in result.stderr
+    with history.open("ab") as out:
+        out.write(b'{"topic": "reps", "value": {"timezone": "UTC"}}\n')
+    result = analyze(str(history))
+    assert "skipped 1 invalid line" in result.stderr and "reps: rep_id" in result.stderr
+
+
+def test_a_file_or_pipe_gets_every_column_in_full(tmp_path):
+    """Not a terminal: the table is as wide as it needs, so no header or
+    verdict is cut short ("workab…", "undeci…"), however long the segments."""
+    policy = tmp_path / "wide.toml"
+    policy.write_text('[scoring]\nsegment_by = ["source", "company_size_band", "persona", "industry", "country"]\n')
+    history = tmp_path / "wide.jsonl"
+    lines = []
+    for i in range(3):
+        lines.append({"topic": "lead-created", "value": {
+            "event_id": f"c{i}", "lead_id": f"L{i}", "occurred_at": "2026-03-02T10:00:00Z",
+            "source": "partner-referral-programme-emea", "company_size": 5000, "persona": "vice-president-of-sales",
+            "industry": "industrial-manufacturing-and-logistics", "country": "DE"}})
+    history.write_bytes(b"\n".join(orjson.dumps(line) for line in lines) + b"\n")
+    result = analyze(str(history), "--policy", str(policy), env={"COLUMNS": "80"})
+    assert result.returncode == 0, result.stderr
+    assert "…" not in result.stdout
+    for word in ("workable", "profitable", "undecided", "value/lead",
+                 "partner-referral-programme-emea|1001+|vice-president-of-sales|industrial-manufacturing-and-logistics|DE"):
+        assert word in result.stdout, word
+
+
+def test_a_large_file_is_split_into_partitions_with_the_same_result(files, tmp_path):
+    history, policy = files
+    whole, split = tmp_path / "whole.json", tmp_path / "split.json"
+    assert analyze(str(history), "--policy", str(policy), "--output", str(whole)).returncode == 0
+    from stream.policy import load_policy
+    from stream.service.closed_loop import analyze_file, encode_reports
+
+    split.write_bytes(encode_reports(analyze_file(history, load_policy(policy), partition_bytes=4096)))
+    assert whole.read_bytes() == split.read_bytes()

@@ -171,3 +171,35 @@ def test_it_imports_neither_faust_nor_kafka(files):
     result = subprocess.run([sys.executable, "-c", code], cwd=ROOT, capture_output=True, text=True, timeout=60)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_output_does_not_depend_on_the_number_of_processes(files, tmp_path):
+    history, policy = files
+    runs = []
+    for jobs in ("1", "2", "3"):
+        out, breaches = tmp_path / f"j{jobs}.json", tmp_path / f"j{jobs}.jsonl"
+        result = backtest(str(history), "--policy", str(policy), "--json", str(out), "--breaches", str(breaches),
+                          "--jobs", jobs)
+        assert result.returncode == 0, result.stderr
+        runs.append((result.stdout, out.read_bytes(), breaches.read_bytes()))
+    assert runs[0] == runs[1] == runs[2]
+    assert backtest(str(history), "--jobs", "0").returncode == 2
+
+
+def test_the_simulators_history_is_read_whole(tmp_path):
+    """A simulated history (roster first, some lines late) is backtested with
+    no invalid line, and its roster's targets apply."""
+    history = tmp_path / "simulated.jsonl"
+    result = subprocess.run(
+        [sys.executable, "-m", "stream", "simulate", "--history-out", str(history), "--days", "1", "--seed", "9",
+         "--reps", "3", "--start", "2026-03-02T00:00:00Z"],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )
+    assert result.returncode == 0, result.stderr
+    out = tmp_path / "report.json"
+    result = backtest(str(history), "--json", str(out))
+    assert result.returncode == 0, result.stderr
+    assert "invalid" not in result.stderr
+    report = orjson.loads(out.read_bytes())
+    assert report["history"]["invalid_lines"] == 0 and report["history"]["events"] > 100
+    assert {m["rep"] for m in report["marketing"]["reps"]} >= {"r-001", "r-002", "r-003"}

@@ -317,3 +317,64 @@ def test_the_report_lists_roster_reps_without_leads_and_gives_unassigned_no_targ
     data = report.to_dict()
     assert data["as_of"] == "2026-11-20T22:00:00Z"
     assert set(data["windows"]) == {"7d", "30d", "mtd", "all"}
+
+
+# -------------------------------------------------------------------- routing / rep delay split
+
+
+def test_the_delay_split_counts_once_assigned_and_once_called_by_as_of():
+    start = at("2026-11-20T15:00:00+00:00")
+    lead = a_lead(
+        rep=UNASSIGNED,
+        calls=((start + 1900, "no_answer"),),
+        assigned_at=start + 1800,
+        routing_seconds=1800.0,
+        first_call_at=start + 1900,
+        rep_delay_seconds=100.0,
+    )
+    assert lead_day(lead, start + 60, UTC).routing_seconds == ()  # not assigned yet
+    halfway = lead_day(lead, start + 1850, UTC)
+    assert (halfway.routing_seconds, halfway.rep_delay_seconds) == ((1800.0,), ())
+    done = lead_day(lead, start + 4000, UTC)
+    assert (done.routing_seconds, done.rep_delay_seconds) == ((1800.0,), (100.0,))
+
+
+def test_summarize_lead_splits_in_sla_time():
+    """Created unowned at 16:30 on a Friday (New York), assigned at 17:30,
+    called Monday 09:10: routing took 30 business minutes, the rep 10."""
+    from stream.domain.lead import LeadState
+    from stream.domain.rep_stats import summarize_lead
+    from stream.domain.response_clock import OwnedTime
+
+    calendar = weekdays()
+    created = at("2026-11-20T16:30:00-05:00")
+    state = LeadState("L1", created_at=created, owners=[[at("2026-11-20T17:30:00-05:00"), "r1"]],
+                      calls=[[at("2026-11-23T09:10:00-05:00"), "r1", "no_answer", "a1"]])
+
+    class Rules:
+        def workable_at(self, state):
+            return created
+
+        def clocks(self, state):
+            return []
+
+        def sla_time(self, state):
+            return OwnedTime(((0.0, calendar), (state.owners[0][0], calendar)))
+
+    lead = summarize_lead(state, Rules(), 300)
+    assert lead.rep == UNASSIGNED and lead.assigned_at == at("2026-11-20T17:30:00-05:00")
+    assert (lead.routing_seconds, lead.rep_delay_seconds) == (1800.0, 600.0)
+
+
+def test_buckets_add_and_subtract_the_split_and_read_old_dicts():
+    day = date(2026, 11, 20)
+    a = RepDay("r1", day, workable_leads=1, routing_seconds=(0.0,), rep_delay_seconds=(60.0,))
+    b = RepDay("r1", day, workable_leads=1, routing_seconds=(30.0,), rep_delay_seconds=(20.0,))
+    both = a.plus(b)
+    assert (both.routing_seconds, both.rep_delay_seconds) == ((0.0, 30.0), (20.0, 60.0))
+    assert both.minus(b) == a
+    assert RepDay.from_dict(both.to_dict()) == both
+    stored_before = {k: v for k, v in a.to_dict().items() if k not in ("routing_seconds", "rep_delay_seconds")}
+    assert RepDay.from_dict(stored_before) == RepDay("r1", day, workable_leads=1)
+    with pytest.raises(ValueError, match="rep_delay_seconds"):
+        a.minus(RepDay("r1", day, rep_delay_seconds=(5.0,)))

@@ -27,7 +27,7 @@ from stream.policy import ScoringPolicy
 POLICY = ScoringPolicy(cost_per_lead=50, cost_per_attempt=0)
 SINCE = datetime(2026, 3, 1, tzinfo=timezone.utc)
 # 10% of leads convert at 2000: 200 a lead, E[value²] = 0.1 × 2000²
-PRIOR = Prior(mature_leads=1000, value_per_lead=200.0, value_sq_per_lead=400_000.0)
+PRIOR = Prior(mature_leads=1000, value_per_lead=200.0, value_sq_per_lead=400_000.0, opportunities=100)
 
 
 @pytest.mark.parametrize(
@@ -268,3 +268,51 @@ def test_load_names_the_file(tmp_path):
     path = tmp_path / "segments.json"
     path.write_bytes(b'[{"segment": "a", "profitable": null}]')
     assert SegmentTable.load(path).get("a").profitable is None
+
+
+# -- the conversion × deal size model -------------------------------------------------
+
+
+def test_wilson_bounds_stay_inside_zero_and_one_and_widen_with_fewer_trials():
+    from stream.domain.segments import wilson_bounds
+
+    low, high = wilson_bounds(0.0, 400, 1.2816)
+    assert low == 0.0 and 0.0 < high < 0.01
+    small = wilson_bounds(0.0, 30, 1.2816)
+    assert small[1] > high
+    low, high = wilson_bounds(0.1, 300, 1.2816)
+    assert low < 0.1 < high and high - low == pytest.approx(2 * 1.2816 * (0.1 * 0.9 / 300) ** 0.5, rel=0.05)
+
+
+def test_a_large_segment_with_no_pipeline_is_unprofitable_even_if_deals_elsewhere_are_huge():
+    # 1% of leads converted, at a typical deal of 2000, but a few enormous deals
+    # lift the pooled mean value per lead to 3000
+    prior = Prior(mature_leads=2000, value_per_lead=3000.0, value_sq_per_lead=1e12, opportunities=20,
+                  typical_deal_size=2000.0)
+    policy = ScoringPolicy(cost_per_lead=100)
+    est = estimate(counts(400, 0, 0, cost=100), prior, policy)
+    assert est.value_per_lead == pytest.approx(20 * 0.01 * 2000 / 420)
+    assert est.profit_high < 0 and decide(est, policy) is False
+    one_small = SegmentCounts(leads=400, opportunities=1, value=300.0, value_sq=300.0**2, acquisition_cost=40_000)
+    assert decide(estimate(one_small, prior, policy), policy) is False
+    # ...but forty such leads do not tell whether they beat a cost of 40 (2% at 2000 would)
+    cheaper = ScoringPolicy(cost_per_lead=40)
+    assert decide(estimate(counts(40, 0, 0, cost=40), prior, cheaper), cheaper) is None
+
+
+def test_one_lucky_deal_does_not_make_a_segment_profitable():
+    est = estimate(SegmentCounts(leads=400, opportunities=1, value=1e6, value_sq=1e12, acquisition_cost=20_000),
+                   PRIOR, POLICY)
+    assert est.profit_per_lead > 0 and decide(est, POLICY) is None
+
+
+def test_the_segments_file_carries_the_typical_deal_size_into_the_prior():
+    table = SegmentTable.from_json(
+        b'[{"segment": "a", "mature_leads": 100, "opportunities": 10, "opportunity_value": 50000,'
+        b' "typical_deal_size": 2000}, {"segment": "b", "mature_leads": 100, "typical_deal_size": 2000}]'
+    )
+    assert table.prior.typical_deal_size == 2000 and table.prior.opportunities == 10
+    assert table.prior.conversion == pytest.approx(0.05) and table.prior.deal_size == 2000
+    # without it, the mean deal size
+    assert SegmentTable.from_json(b'[{"segment": "a", "mature_leads": 100, "opportunities": 10,'
+                                  b' "opportunity_value": 50000}]').prior.deal_size == 5000

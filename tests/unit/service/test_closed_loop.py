@@ -131,8 +131,9 @@ def test_a_small_segment_is_undecided_and_smoothed_towards_the_overall_value(rep
     prior = overall(reports.values())
     assert small.mature_leads == 15 and small.opportunities == 0
     assert small.profitable is None
-    # (0 + 20 × overall) / (15 + 20)
-    assert small.value_per_lead == pytest.approx(20 * prior.value_per_lead / 35, abs=0.01)
+    # (0 + 20 pseudo-leads × overall conversion × typical deal size) / (15 + 20)
+    assert prior.typical_deal_size == small.typical_deal_size
+    assert small.value_per_lead == pytest.approx(20 * prior.conversion * prior.deal_size / 35, abs=0.01)
 
 
 def test_young_leads_count_once_they_are_old_enough(lines):
@@ -216,3 +217,97 @@ def test_read_history_skips_and_counts_invalid_lines(tmp_path, lines):
     assert [topic for topic, _ in history.events] == [line["topic"] for line in lines[:20]]
     assert reasons[0][0] == 11 and "not JSON" in reasons[0][1]
     assert "unknown topic 'dev.lead-created'" in reasons[3][1]
+
+
+# -- segments with (almost) no pipeline --------------------------------------------
+
+
+def pipeline_free_history() -> list[dict]:
+    """The issue's planted history: besides ordinary segments, one segment with
+    a few very large deals (which dominate the pooled mean value per lead),
+    400 mature leads with no opportunity at all, 400 with one small one, and
+    a small and a young segment with none."""
+    rng = random.Random(11)
+    lines: list[dict] = []
+    n = 0
+
+    def emit(topic: str, lead_id: str, at: datetime, **fields) -> None:
+        nonlocal n
+        n += 1
+        lines.append({"topic": topic, "value": {"event_id": f"p{n}", "lead_id": lead_id, "occurred_at": ts(at), **fields}})
+
+    def segment(source: str, persona: str, leads: int, deals: list[float], age: tuple[float, float]) -> None:
+        for i in range(leads):
+            lead_id = f"{source}-{persona}-{i}"
+            created = END - timedelta(days=rng.uniform(*age))
+            emit("lead-created", lead_id, created, source=source, company_size=30, persona=persona)
+            emit("call-attempt", lead_id, created + timedelta(minutes=3), rep_id="r1", outcome="no_answer")
+            if i < len(deals):
+                emit("opportunity-created", lead_id, created + timedelta(days=2), amount=deals[i])
+
+    segment("web", "vp", 400, [rng.uniform(1500, 2500) for _ in range(60)], (40, 140))  # ~300 a lead
+    segment("enterprise", "cio", 60, [1_500_000, 2_000_000, 2_500_000], (40, 140))  # a few huge deals
+    segment("list", "none", 400, [], (40, 140))  # no pipeline at all
+    segment("fair", "none", 400, [300], (40, 140))  # one small opportunity
+    segment("webinar", "none", 40, [], (40, 140))  # few leads
+    segment("launch", "none", 400, [], (0, 20))  # too young
+    emit("lead-assigned", "web-vp-0", END, rep_id="r2")
+    return lines
+
+
+@pytest.fixture(scope="module")
+def pipeline_free():
+    policy = ScoringPolicy(cost_per_lead=100)
+    history = events(pipeline_free_history())
+    return {r.segment: r for r in analyze(history, policy, 30)}, history, policy
+
+
+def test_a_pooled_mean_would_have_lifted_segments_without_pipeline(pipeline_free):
+    reports, _, _ = pipeline_free
+    pooled = overall(reports.values())
+    # the huge deals make the mean value per mature lead far above what a typical lead brings...
+    assert pooled.value_per_lead > 3000
+    # ...while the typical (median) deal is an ordinary one
+    assert 1500 <= pooled.typical_deal_size <= 2500
+
+
+def test_large_segments_without_pipeline_are_unprofitable(pipeline_free):
+    reports, _, _ = pipeline_free
+    for key in ("list|11-50|none", "fair|11-50|none"):
+        r = reports[key]
+        assert r.mature_leads == 400 and r.cost_per_lead == 100
+        assert r.profitable is False, (key, r.verdict)
+        assert r.profit_per_lead_high < 0 and r.value_per_lead < 20
+        assert "all below 0" in r.verdict
+    assert reports["fair|11-50|none"].opportunities == 1
+
+
+def test_small_and_young_segments_without_pipeline_stay_undecided(pipeline_free):
+    reports, _, _ = pipeline_free
+    small, young = reports["webinar|11-50|none"], reports["launch|11-50|none"]
+    assert small.mature_leads == 40 and small.profitable is None
+    assert small.profit_per_lead_low < 0 < small.profit_per_lead_high
+    assert young.mature_leads == 0 and young.profitable is None
+
+
+def test_segments_with_pipeline_keep_their_verdicts(pipeline_free):
+    reports, _, _ = pipeline_free
+    assert reports["web|11-50|vp"].profitable is True
+    # three huge deals in sixty leads: judged on its own deals, not the typical one
+    enterprise = reports["enterprise|11-50|cio"]
+    assert enterprise.deal_size > 1_000_000 and enterprise.profitable is True
+
+
+def test_a_file_analysis_gives_the_same_bytes_in_partitions(tmp_path):
+    lines = generate()
+    shuffled = list(lines)
+    random.Random(5).shuffle(shuffled)
+    path = tmp_path / "history.jsonl"
+    path.write_bytes(b"\n".join(orjson.dumps(line) for line in shuffled) + b"\n{broken\n")
+    from stream.service.closed_loop import AnalysisCounts, analyze_file
+
+    counts = AnalysisCounts()
+    in_files = analyze_file(path, POLICY, 30, counts=counts, partition_bytes=20_000, spill_dir=tmp_path)
+    assert encode_reports(in_files) == encode_reports(analyze(events(lines), POLICY, 30))
+    assert counts.invalid == 1 and counts.duplicates == 0
+    assert [p.name for p in tmp_path.iterdir()] == ["history.jsonl"]
