@@ -39,10 +39,70 @@ def summarize(values: Sequence[float]) -> dict[str, float]:
     return {
         "n": len(values),
         "p50": percentile(values, 0.5),
+        "p90": percentile(values, 0.9),
         "p99": percentile(values, 0.99),
         "max": max(values) if values else math.nan,
         "min": min(values) if values else math.nan,
     }
+
+
+# -- idle detection --------------------------------------------------------------
+# A process is *busy* at a moment t when its CPU use over the window ending at
+# t (at least ``IDLE_WINDOW`` seconds between two samples) was above
+# ``IDLE_THRESHOLD`` of one core. "Counted until idle" ends at the last busy
+# moment after the last input event was counted; a process is judged idle
+# once ``IDLE_QUIET`` seconds have gone by without a busy moment.
+IDLE_WINDOW = 0.5
+IDLE_THRESHOLD = 0.10
+IDLE_QUIET = 5.0
+
+
+def busy_moments(
+    samples: Sequence[tuple[float, float]], window: float = IDLE_WINDOW, threshold: float = IDLE_THRESHOLD
+) -> list[float]:
+    """The end of every window in which the CPU use was above ``threshold``
+    cores. ``samples``: (time, cumulative CPU seconds), in time order; each
+    window runs from the latest sample at least ``window`` seconds earlier."""
+    out = []
+    j = 0
+    for i, (t, cpu) in enumerate(samples):
+        while j + 1 < i and samples[j + 1][0] <= t - window:
+            j += 1
+        t0, cpu0 = samples[j]
+        if t - t0 < window or t0 >= t:
+            continue
+        if (cpu - cpu0) / (t - t0) > threshold:
+            out.append(t)
+    return out
+
+
+def last_busy(
+    samples: Sequence[tuple[float, float]],
+    since: float = -math.inf,
+    window: float = IDLE_WINDOW,
+    threshold: float = IDLE_THRESHOLD,
+) -> float | None:
+    """The last busy moment at or after ``since`` (None: none)."""
+    recent = [x for x in samples if x[0] >= since - window]
+    moments = [t for t in busy_moments(recent, window, threshold) if t >= since]
+    return moments[-1] if moments else None
+
+
+def idle_end(
+    samples: Sequence[tuple[float, float]],
+    since: float,
+    quiet: float = IDLE_QUIET,
+    window: float = IDLE_WINDOW,
+    threshold: float = IDLE_THRESHOLD,
+) -> float | None:
+    """When the trailing work after ``since`` ended (the last busy moment, or
+    ``since`` itself when there was none), once the samples show ``quiet``
+    seconds without a busy moment after it; None while that is not known yet."""
+    if not samples:
+        return None
+    end = last_busy(samples, since, window, threshold)
+    end = since if end is None else end
+    return end if samples[-1][0] - end >= quiet else None
 
 
 def histogram_quantile(buckets: Sequence[tuple[float, float]], q: float) -> float:
@@ -123,6 +183,10 @@ def verdict(value: float, target: float, higher_is_better: bool = True) -> str:
     return "pass" if ok else "FAIL"
 
 
+def is_missing(value) -> bool:
+    return value is None or (isinstance(value, float) and math.isnan(value))
+
+
 def fmt(value: float | int | None, digits: int = 3) -> str:
     """A number for a report: fixed significant digits, thousands separators."""
     if value is None:
@@ -136,6 +200,22 @@ def fmt(value: float | int | None, digits: int = 3) -> str:
     magnitude = math.floor(math.log10(abs(value)))
     decimals = max(0, digits - 1 - magnitude)
     return f"{value:,.{decimals}f}"
+
+
+def ms(seconds: float | None) -> str:
+    return "n/a" if is_missing(seconds) else f"{fmt(1000 * seconds)} ms"
+
+
+def us(seconds: float | None) -> str:
+    return "n/a" if is_missing(seconds) else f"{fmt(1e6 * seconds)} µs"
+
+
+def secs(seconds: float | None) -> str:
+    return "n/a" if is_missing(seconds) else f"{fmt(seconds)} s"
+
+
+def pct(share: float | None) -> str:
+    return "n/a" if is_missing(share) else f"{100 * share:.1f} %"
 
 
 def markdown_table(headers: Sequence[str], rows: Iterable[Sequence[object]]) -> str:

@@ -23,7 +23,9 @@ import subprocess
 import sys
 import time
 
-from bench.common import ROOT, rss_kib
+from bench.common import ROOT, fmt, markdown_table, ms, ratio, rss_kib, secs, us
+
+MILLION = 1_000_000
 
 PARTITIONS = 8
 REPS = 500
@@ -85,8 +87,8 @@ def scan_cost(index, now: float, repeats: int = 5) -> float:
     times = []
     for _ in range(repeats):
         t0 = time.perf_counter()
-        for part in index._partitions.values():  # noqa: SLF001 - a benchmark of the structure
-            [lead for lead, at in part.wakeup.items() if at <= now]
+        # A benchmark of the structure: every lead's entry, once.
+        [e.lead for e in index._leads.values() if e.wakeup is not None and e.wakeup <= now]  # noqa: SLF001
         times.append(time.perf_counter() - t0)
     return statistics.median(times)
 
@@ -144,6 +146,80 @@ def run(leads: int, small: int, due: int = 100, repeats: int = 200, log=print) -
     log(f"deadline index: DeadlineIndex, {small:,} leads")
     little = run_isolated("index", small, due, repeats)
     return {"dict": base, "index": big, "small": little}
+
+
+def numbers(d: dict) -> dict:
+    idx, base, small = d["index"], d["dict"], d["small"]
+    return {
+        "index_mib": idx["rss_growth_kib"] / 1024,
+        "dict_mib": base["rss_growth_kib"] / 1024,
+        "rss_ratio": ratio(idx["rss_growth_kib"], base["rss_growth_kib"]),
+        "sweep_big": idx["sweep_median_s"],
+        "sweep_small": small["sweep_median_s"],
+        "sweep_ratio": ratio(idx["sweep_median_s"], small["sweep_median_s"]),
+        "scan_ratio": ratio(idx["scan_s"], small["scan_s"]),
+        "index_mib_1m": idx["rss_growth_kib"] / 1024 * MILLION / idx["leads"],
+    }
+
+
+def headline(d: dict) -> dict:
+    n = numbers(d)
+    return {
+        "deadlines.leads": d["index"]["leads"],
+        "deadlines.index_mb": n["index_mib"],
+        "deadlines.bytes_per_clock": d["index"]["bytes_per_lead"],
+        "deadlines.sweep_us": 1e6 * n["sweep_big"],
+        "deadlines.sweep_ratio": n["sweep_ratio"],
+        "deadlines.scan_ratio": n["scan_ratio"],
+    }
+
+
+def render(d: dict, h: dict) -> list[str]:
+    n = numbers(d)
+    idx, base, small = d["index"], d["dict"], d["small"]
+    def size_row(name: str, x: dict) -> list[str]:
+        return [name, f"{x['leads']:,}", fmt(x["rss_growth_kib"] / 1024), fmt(x["bytes_per_lead"]), secs(x["build_s"])]
+
+    def sweep_row(x: dict) -> list[str]:
+        return [
+            f"{x['leads']:,}",
+            us(x["sweep_median_s"]),
+            us(x["sweep_p90_s"]),
+            us(x["sweep_idle_median_s"]),
+            ms(x["scan_s"]),
+        ]
+
+    rows = [
+        size_row("plain dict `{lead_id: wakeup}`", base),
+        size_row("`DeadlineIndex` (schedule + set_open)", idx),
+        size_row("`DeadlineIndex` (schedule + set_open)", small),
+    ]
+    sweeps = [sweep_row(idx), sweep_row(small)]
+    return [
+        "## Deadline index (in-process micro-benchmark)",
+        "",
+        "In-process, each measurement in a fresh interpreter (`python -m bench.deadlines`), RSS from "
+        "`/proc/self/status` before and after building (after `gc.collect()`), lead ids of 18 characters "
+        "(the strings are counted in both structures), 8 partitions, 500 owners, wakeups spread over the "
+        "next day. A *sweep* is what the sweeper does every 0.1 s: `pop_due` on every partition; 100 random "
+        f"leads are rescheduled into the past before each of {idx.get('repeats', 200)} timed sweeps (not "
+        "timed), and back into the future after it. The *full scan* is what an O(open) sweep would cost: "
+        "looking at every lead's wakeup once.",
+        "",
+        markdown_table(["structure", "leads", "RSS growth (MiB)", "bytes per lead", "build time"], rows),
+        "",
+        f"RSS ratio index / dict: **{n['rss_ratio']:.2f}** — {fmt(idx['bytes_per_lead'])} bytes per open "
+        f"clock. At 1M open clocks the index alone takes {fmt(n['index_mib_1m'])} MiB of the 1.5 GB a worker "
+        "may use (the rest of a worker: see the open-clocks section for a whole worker's RSS).",
+        "",
+        markdown_table(["open clocks", "sweep, 100 due (median)", "p90", "sweep, none due", "full scan"], sweeps),
+        "",
+        f"Per-sweep cost ratio {idx['leads']:,} / {small['leads']:,} open clocks with {idx['due']} due: "
+        f"**{n['sweep_ratio']:.2f}**, against {n['scan_ratio']:.0f} for a full scan: the sweep costs "
+        "O(due · log n), not O(open); what rise there is comes from the heap's depth (log₂ of the entries "
+        "per partition) and colder caches.",
+        "",
+    ]
 
 
 def main(argv: list[str] | None = None) -> int:

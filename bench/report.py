@@ -1,612 +1,212 @@
-"""docs/benchmarks.md from the results of one ``python -m bench.run``."""
+"""docs/benchmarks.md and docs/benchmarks.json from one ``python -m bench.run``.
+
+``results`` is one flat dict: the headline keys (``throughput.ratio_to_floor``,
+``burst.p99_seconds``, ...) at the top level, plus ``meta`` (the run),
+``detail`` (each section's full measurements, which the sections below
+render) and ``errors`` (section → message of the sections that failed).
+"""
 
 from __future__ import annotations
 
+import json
 import math
+from pathlib import Path
 from typing import Any
 
-from bench.common import fmt, markdown_table, phase_durations, ratio, verdict
+from bench import breach, burst, deadlines, open_clocks, restart, scrape, standby, targets, throughput
+from bench.common import fmt, markdown_table, secs
 
-MIB = 1024 * 1024
-RSS_TARGET_MIB = 1.5 * 1024  # SPEC §9: 1M open clocks with RSS <= 1.5 GB
-SWEEP_RATIO_TARGET = 3.0  # O(due): 100x more open clocks may cost the heap's log factor, not 100x
-BREACH_P99_TARGET = 0.250
-RESTART_TARGET = 30.0
-THROUGHPUT_TARGET = 0.5
-MILLION = 1_000_000
-INPUT_TOPICS = {"lead-created", "content-downloaded", "call-attempt", "lead-assigned", "opportunity-created"}
+# Report order (SPEC §9 order; run.py runs them in its own order).
+ORDER = ("throughput", "burst", "breach_latency", "open_clocks", "restart", "standby", "scrape", "offline",
+         "deadlines")
 
 
-def ms(seconds: float) -> str:
-    return "n/a" if seconds is None or math.isnan(seconds) else f"{fmt(1000 * seconds)} ms"
-
-
-def us(seconds: float) -> str:
-    return "n/a" if seconds is None or math.isnan(seconds) else f"{fmt(1e6 * seconds)} µs"
-
-
-def s(seconds: float) -> str:
-    return "n/a" if seconds is None or math.isnan(seconds) else f"{fmt(seconds)} s"
-
-
-def pct(share: float) -> str:
-    return f"{100 * share:.1f} %"
-
-
-# -- derived numbers -------------------------------------------------------------
-def throughput_numbers(t: dict) -> dict:
-    raw_rate = max(r["rate"] for r in t["raw"])
-    w = t["worker"]
-    return {
-        "raw_rate": raw_rate,
-        "worker_rate": w["rate"],
-        "ratio": ratio(w["rate"], raw_rate),
-        "ratio_after_ready": ratio(w["rate_after_ready"], raw_rate),
-        "raw_cpu_per_event": min(r["cpu_seconds"] / r["events"] for r in t["raw"]),
-        "worker_cpu_per_event": w["cpu_seconds"] / w["events"],
-    }
-
-
-def deadline_numbers(d: dict) -> dict:
-    idx, base, small = d["index"], d["dict"], d["small"]
-    return {
-        "index_mib": idx["rss_growth_kib"] / 1024,
-        "dict_mib": base["rss_growth_kib"] / 1024,
-        "rss_ratio": ratio(idx["rss_growth_kib"], base["rss_growth_kib"]),
-        "sweep_big": idx["sweep_median_s"],
-        "sweep_small": small["sweep_median_s"],
-        "sweep_ratio": ratio(idx["sweep_median_s"], small["sweep_median_s"]),
-        "scan_ratio": ratio(idx["scan_s"], small["scan_s"]),
-        "index_mib_1m": idx["rss_growth_kib"] / 1024 * MILLION / idx["leads"],
-    }
-
-
-def restart_numbers(r: dict) -> dict:
-    fresh = sorted(f["seconds"] for f in r["fresh"])
-    mid = len(fresh) // 2
-    fresh_s = fresh[mid] if len(fresh) % 2 else (fresh[mid - 1] + fresh[mid]) / 2
-    load = r["loaded"]
-    m = load["clocks"] + load["overdue"]
-    scale = MILLION / m
-    fresh_rss = min(f["rss_mib"] for f in r["fresh"])
-    out: dict = {"fresh": fresh_s, "clocks": m, "fresh_rss": fresh_rss, "rss": {}}
-    # Whole-worker RSS at several moments, and linearly at 1M open clocks.
-    moments = {
-        "after ingesting, idle": load.get("rss_idle_mib"),
-        "restarted on its data dir, idle": load.get("warm", {}).get("rss_settled_mib"),
-        "restored from the changelogs": load.get("cold", {}).get("rss_mib"),
-    }
-    for name, rss in moments.items():
-        if rss is not None:
-            per_clock = (rss - fresh_rss) / m
-            at_1m = fresh_rss + per_clock * MILLION
-            out["rss"][name] = {"mib": rss, "per_clock_kib": 1024 * per_clock, "at_1m_mib": at_1m}
-    for kind in ("warm", "cold", "immediate"):
-        if kind not in load:
-            continue
-        k = load[kind]
-        out[kind] = {
-            "seconds": k["seconds"],
-            "ratio": ratio(k["seconds"], fresh_s),
-            "state_seconds": k["seconds"] - fresh_s,
-            "extrapolated_1m": fresh_s + max(0.0, k["seconds"] - fresh_s) * scale if m < MILLION else k["seconds"],
-        }
+def offline_headline(o: dict) -> dict:
+    """bench.offline.run's flat keys, with the time ratios to reading the file."""
+    out = {k: v for k, v in o.items() if k.startswith("offline.")}
+    read = o.get("offline.read_seconds")
+    for cmd in ("backtest", "analyze"):
+        seconds = o.get(f"offline.{cmd}_seconds")
+        if f"offline.{cmd}_ratio" not in out and read and seconds is not None:
+            out[f"offline.{cmd}_ratio"] = seconds / read
     return out
 
 
-# -- the document ------------------------------------------------------------------
-def render(results: dict[str, Any]) -> str:
-    meta = results["meta"]
+def offline_render(o: dict, h: dict) -> list[str]:
+    rows = [
+        ["read and validate (baseline)", secs(o.get("offline.read_seconds")), "1×", fmt(o.get("offline.read_rss_mb"))],
+        ["`backtest`", secs(o.get("offline.backtest_seconds")), f"{fmt(h.get('offline.backtest_ratio'))}×",
+         fmt(o.get("offline.backtest_rss_mb"))],
+        ["`analyze`", secs(o.get("offline.analyze_seconds")), f"{fmt(h.get('offline.analyze_ratio'))}×",
+         fmt(o.get("offline.analyze_rss_mb"))],
+    ]
+    extra = []
+    if o.get("offline.history_mb") is not None:
+        extra.append(f"the history file is {fmt(o['offline.history_mb'])} MiB")
+    if o.get("offline.cpus") is not None:
+        extra.append(f"{o['offline.cpus']} CPUs available to `backtest`")
+    return [
+        "## Offline `backtest` and `analyze`",
+        "",
+        f"`bench/offline.py`: a simulated history of {fmt(o.get('offline.events'))} lead events (the project's "
+        "simulator, 200 reps), then each command run as its own process the way a user runs it "
+        "(`python -m stream backtest FILE`, `python -m stream analyze FILE`); wall-clock time and the peak RSS "
+        "of its process tree (sampled every 20 ms, and the kernel's `ru_maxrss`) measured from outside, by a "
+        "fresh interpreter that calls `bench.offline.run` (`ru_maxrss` counts what the forking process held, so "
+        "that process is kept small). The baseline reads and validates the same file and does nothing else "
+        "(`python -m bench.offline read FILE`)"
+        + (f"; {', '.join(extra)}." if extra else "."),
+        "",
+        markdown_table(["command", "time", "÷ baseline", "peak RSS (MiB)"], rows),
+        "",
+    ]
+
+
+class _Offline:
+    headline = staticmethod(offline_headline)
+    render = staticmethod(offline_render)
+
+
+MODULES = {
+    "throughput": throughput,
+    "burst": burst,
+    "breach_latency": breach,
+    "open_clocks": open_clocks,
+    "restart": restart,
+    "standby": standby,
+    "scrape": scrape,
+    "offline": _Offline,
+    "deadlines": deadlines,
+}
+
+
+def headline(section: str, detail: dict) -> dict:
+    return MODULES[section].headline(detail)
+
+
+def render(results: dict[str, Any], notes: str | None = None) -> str:
+    meta = results.get("meta", {})
+    detail = results.get("detail", {})
+    errors = results.get("errors", {})
+    flat = {k: v for k, v in results.items() if k not in ("meta", "detail", "errors")}
+    ran = set(detail) | set(errors)
     changed = ""
     if meta.get("source_end") and meta.get("source_start") != meta.get("source_end"):
         changed = " (**the source files changed during the run**: sections may have measured different code)"
+    counts = targets.verdict_counts(flat)
+    minutes = meta.get("seconds", math.nan) / 60
     parts = [
         "# Benchmarks (SPEC §9)",
         "",
-        f"Generated by `{meta['command']}` (what `make bench` runs) on {meta['date']}; the run took "
-        f"{fmt(meta['seconds'] / 60, 2)} min, on {meta.get('code', '?')} (sources {meta.get('source_start', '?')}){changed}. Each figure is compared with a "
-        "baseline measured **in the same "
-        "run on the same machine**, because the machine is shared and noisy: absolute numbers move from run to "
-        "run, ratios much less. No test asserts a timing; this file is the record. Regenerate it with "
-        "`make bench` (sizes: `python -m bench.run --help`).",
-        "",
-        "## Machine",
-        "",
-        f"* CPUs (`nproc`): {meta['machine']['nproc']} — {meta['machine']['cpu']}",
-        f"* load average (1, 5, 15 min) at start: {meta['machine']['loadavg']}; at end: {meta['loadavg_end']}",
-        f"* Linux {meta['machine']['kernel']}, Python {meta['machine']['python']}, "
-        f"Kafka {meta['machine']['kafka']} (single KRaft node from `deploy/kafka/local.sh`, on this machine, "
-        f"bootstrap `{meta['bootstrap']}`)",
-        f"* {meta['machine']['versions']}",
-        "* `free -m` at start:",
-        "",
-        "```",
-        meta["machine"]["free"],
-        "```",
+        f"Generated by `{meta.get('command', 'python -m bench.run')}` (`make bench`) on {meta.get('date', '?')}; the "
+        f"run took {fmt(minutes, 2)} min, on {meta.get('code', '?')} (sources {meta.get('source_start', '?')})"
+        f"{changed}. Every target is measured at the size SPEC §9 names (the *size* column says when a run was "
+        "smaller), and every ratio is to a baseline measured in the same run on the same machine, because the "
+        "machine is shared and noisy. No test asserts a timing; this file is the record, "
+        "`docs/benchmarks.json` the same figures as data. Regenerate both with `make bench` (sizes and "
+        "sections: `python -m bench.run --help`).",
         "",
         "## Results",
         "",
-        summary_table(results),
+        f"Targets: {counts['pass']} pass, {counts['FAIL']} FAIL, {counts['n/a']} n/a.",
+        "",
+        targets.table(flat, errors, ran),
         "",
     ]
-    if "throughput" in results:
-        parts += throughput_section(results["throughput"])
-    if "deadlines" in results:
-        parts += deadline_section(results["deadlines"])
-    if "breach" in results:
-        parts += breach_section(results["breach"])
-    if "restart" in results:
-        parts += restart_section(results["restart"])
-    parts += caveats(results)
-    skipped = [name for name in ("throughput", "deadlines", "breach", "restart") if name not in results]
+    if errors:
+        parts += ["Sections that failed:", ""]
+        parts += [f"* **{name}**: {_one_line(message)}" for name, message in errors.items()]
+        parts.append("")
+    parts += machine(meta)
+    for name in ORDER:
+        if name in detail:
+            try:
+                parts += MODULES[name].render(detail[name], flat)
+            except Exception as exc:  # noqa: BLE001 - a rendering bug must not lose the other sections
+                parts += [f"## {name}", "", f"(could not render this section: {exc!r}; see docs/benchmarks.json)", ""]
+    parts += caveats(flat, ran)
+    skipped = [name for name in ORDER if name not in ran]
     if skipped:
         parts += ["", f"Not run this time: {', '.join(skipped)}."]
+    if notes and notes.strip():
+        parts += ["", notes.strip()]
     return "\n".join(parts).rstrip() + "\n"
 
 
-def summary_table(results: dict) -> str:
-    rows = []
-    if "throughput" in results:
-        t = throughput_numbers(results["throughput"])
-        n = results["throughput"]["events"]
-        rows.append(
-            [
-                f"throughput, one worker, {n:,} events",
-                f"{fmt(t['worker_rate'])} events/s",
-                f"raw aiokafka consume + decode: {fmt(t['raw_rate'])} events/s",
-                f"{t['ratio']:.4f}",
-                f"≥ {THROUGHPUT_TARGET}",
-                verdict(t["ratio"], THROUGHPUT_TARGET),
-            ]
-        )
-    if "deadlines" in results:
-        d = deadline_numbers(results["deadlines"])
-        leads = results["deadlines"]["index"]["leads"]
-        rows.append(
-            [
-                f"deadline index RSS, {leads:,} open clocks",
-                f"{fmt(d['index_mib'])} MiB",
-                f"plain dict of {leads:,} wakeups: {fmt(d['dict_mib'])} MiB",
-                f"{d['rss_ratio']:.2f}",
-                f"≤ {fmt(RSS_TARGET_MIB)} MiB per worker (index alone here)",
-                verdict(d["index_mib_1m"], RSS_TARGET_MIB, higher_is_better=False),
-            ]
-        )
-        small = results["deadlines"]["small"]["leads"]
-        rows.append(
-            [
-                f"sweep with 100 due, {leads:,} vs {small:,} open",
-                us(d["sweep_big"]),
-                f"{small:,} open: {us(d['sweep_small'])}",
-                f"{d['sweep_ratio']:.2f}",
-                f"O(due): ratio ≤ {SWEEP_RATIO_TARGET:g} (a full scan: {d['scan_ratio']:.0f})",
-                verdict(d["sweep_ratio"], SWEEP_RATIO_TARGET, higher_is_better=False),
-            ]
-        )
-    if "breach" in results:
-        b = results["breach"]
-        loaded, base = b["loaded"], b["baseline"]
-        p99 = loaded["detected"]["p99"]
-        rows.append(
-            [
-                f"breach latency p99, {fmt(int(loaded['open_clocks']))} open clocks",
-                ms(p99),
-                f"{fmt(int(base['open_clocks']))} open clocks: {ms(base['detected']['p99'])}",
-                f"{ratio(p99, base['detected']['p99']):.2f}",
-                f"≤ {int(BREACH_P99_TARGET * 1000)} ms (SPEC: with 100k open clocks)",
-                verdict(p99, BREACH_P99_TARGET, higher_is_better=False),
-            ]
-        )
-    if "restart" in results:
-        r = restart_numbers(results["restart"])
-        if r["rss"]:
-            low = min(r["rss"].values(), key=lambda x: x["at_1m_mib"])
-            high = max(r["rss"].values(), key=lambda x: x["at_1m_mib"])
-            rows.append(
-                [
-                    f"whole worker RSS, {r['clocks']:,} open clocks (lowest–highest of {len(r['rss'])} moments)",
-                    f"{fmt(low['mib'])}–{fmt(high['mib'])} MiB",
-                    f"fresh worker: {fmt(r['fresh_rss'])} MiB",
-                    f"{ratio(low['mib'], r['fresh_rss']):.2f}–{ratio(high['mib'], r['fresh_rss']):.2f}",
-                    "—",
-                    "—",
-                ]
-            )
-            rows.append(
-                [
-                    "… extrapolated to 1,000,000 open clocks",
-                    f"{fmt(low['at_1m_mib'])}–{fmt(high['at_1m_mib'])} MiB",
-                    f"{fmt(low['per_clock_kib'])}–{fmt(high['per_clock_kib'])} KiB per open clock",
-                    "—",
-                    f"≤ {fmt(RSS_TARGET_MIB)} MiB",
-                    verdict(low["at_1m_mib"], RSS_TARGET_MIB, higher_is_better=False)
-                    + " (extrapolation, lowest)",
-                ]
-            )
-        if "warm" in r:
-            w = r["warm"]
-            rows.append(
-                [
-                    f"restart after SIGKILL, {r['clocks']:,} open clocks",
-                    s(w["seconds"]),
-                    f"fresh worker, no state: {s(r['fresh'])}",
-                    f"{w['ratio']:.2f}",
-                    f"≤ {RESTART_TARGET:g} s with 1M",
-                    verdict(w["seconds"], RESTART_TARGET, higher_is_better=False) + " (measured size)",
-                ]
-            )
-            rows.append(
-                [
-                    "… extrapolated to 1,000,000 open clocks",
-                    s(w["extrapolated_1m"]),
-                    "fresh + (restart − fresh) × 1M / M",
-                    "—",
-                    f"≤ {RESTART_TARGET:g} s",
-                    verdict(w["extrapolated_1m"], RESTART_TARGET, higher_is_better=False) + " (extrapolation)",
-                ]
-            )
-    return markdown_table(["what", "measured", "baseline (same run)", "ratio", "target", "verdict"], rows)
+def _one_line(text: str, limit: int = 600) -> str:
+    first = " ".join(str(text).split())
+    return first if len(first) <= limit else first[: limit - 1] + "…"
 
 
-def throughput_section(t: dict) -> list[str]:
-    n = throughput_numbers(t)
-    w = t["worker"]
-    raw = t["raw"]
-    rows = [
-        [
-            f"raw loop, run {i + 1}",
-            f"{r['events']:,}",
-            s(r["seconds"]),
-            fmt(r["rate"]),
-            us(r["cpu_seconds"] / r["events"]),
-        ]
-        for i, r in enumerate(raw)
-    ]
-    rows.insert(
-        1, ["worker", f"{w['events']:,}", s(w["seconds"]), fmt(w["rate"]), us(w["cpu_seconds"] / w["events"])]
-    )
-    out = [
-        "## 1. Throughput",
-        "",
-        f"{t['events']:,} valid events (per lead: a `lead-created`, a `content-downloaded` and three "
-        "`call-attempt`s, the last one connected; 200 owners) were produced to 8-partition topics before "
-        f"anything read them ({s(t['produce_seconds'])}). Policy: `workable_threshold = 0`, "
-        "`deadline_seconds = 3600`, `business_hours = false`, so every lead opens a clock that its first call "
-        "stops and no stage falls due during the run.",
-        "",
-        "* **raw**: an `AIOKafkaConsumer` without a group reading the same input topics from the earliest "
-        "offset, calling `stream.service.ingest.decode` (orjson + pydantic `model_validate` + key check) on "
-        "every record; timed from the moment the consumer has started until all N are decoded. Run before "
-        "and after the worker; the faster run is the baseline.",
-        "* **worker**: `python -m stream worker` (RocksDB store, 8 partitions, fresh app id and topic prefix) "
-        "started after the events were in Kafka; timed from `/readyz` 200 until the sum of "
-        "`sla_events_total` over ok/duplicate/invalid reaches N (`/metrics` polled once a second, the crossing "
-        "interpolated between two polls).",
-        "",
-        markdown_table(["run", "events", "time", "events/s", "CPU per event"], rows),
-        "",
-        f"Ratio worker / raw: **{n['ratio']:.4f}** (target ≥ {THROUGHPUT_TARGET}). The worker had already "
-        f"counted {w['done_at_ready']:,.0f} events when `/readyz` first answered 200 ({s(w['ready_seconds'])} "
-        f"after spawn); counting only the events after that, the ratio is {n['ratio_after_ready']:.4f}. "
-        f"The worker used {fmt(w['cpu_seconds'])} CPU-seconds for {fmt(w['seconds'])} s of wall time "
-        f"({pct(w['cpu_seconds'] / w['seconds'])} of one core), {pct(w['cpu_main_thread'] / w['cpu_seconds'])} "
-        f"of it on the main thread (the event loop; {w['threads']} threads in all) — "
-        f"{fmt(n['worker_cpu_per_event'] / n['raw_cpu_per_event'])}× the raw loop's CPU per event. "
-        f"Worker RSS at the end: {fmt(w['rss_mib'])} MiB. Invalid: {w['invalid']:,.0f}, duplicate: "
-        f"{w['duplicate']:,.0f}.",
-    ]
-    topics = t.get("topics") or {}
-    if topics:
-        inputs = sum(v for k, v in topics.items() if k in INPUT_TOPICS)
-        written = {k: v for k, v in topics.items() if k not in INPUT_TOPICS and v}
-        ordered = sorted(written.items(), key=lambda kv: -kv[1])
-        app_id = f"{t['prefix']}app".replace(".", "-")
-        rows = [[f"`{k.replace(app_id, '<app id>')}`", f"{v:,}", fmt(v / max(1, inputs))] for k, v in ordered]
-        out += [
-            "",
-            f"What the worker wrote while handling the {inputs:,} input records (end offsets of every topic of "
-            "the run; the raw loop writes nothing):",
-            "",
-            markdown_table(["topic (without the run's prefix)", "records", "per input record"], rows),
-        ]
-    sc = w.get("scrape")
-    if sc:
-        out += [
-            "",
-            f"One `/metrics` scrape of the idle worker afterwards: {fmt(sc['bytes'] / 1024)} KiB of text, "
-            f"{ms(sc['wall_ms'] / 1000)} for the client, about {ms(sc['cpu_ms'] / 1000)} of worker CPU "
-            "(the event loop is blocked meanwhile).",
-            "",
-            f"After the last input event was counted the worker stayed busy for another "
-            f"{s(sc.get('settle_seconds', math.nan))} (until it used < 10 % of a core over 2 s) with the "
-            "records of the table above that other agents consume (segment evidence and statistics); "
-            f"counted until then, the worker handled {fmt(w['events'] / (w['seconds'] + sc['settle_seconds']))} "
-            "input events/s.",
-        ]
-    prof = t.get("profile")
-    if prof and prof.get("summary"):
-        out += profile_section(prof)
-    out.append("")
-    return out
-
-
-def profile_section(prof: dict) -> list[str]:
-    summ = prof["summary"]
-    w = prof["worker"]
-    framework = sum(share for g, _, share in summ["groups"] if g in ("faust", "mode", "aiokafka", "asyncio"))
-    own = sum(share for g, _, share in summ["groups"] if g.startswith("stream") or g == "schemas")
-    prom = sum(share for g, _, share in summ["groups"] if g == "prometheus_client")
-    groups = [[g, fmt(t), pct(share)] for g, t, share in summ["groups"][:14]]
-    top = [[f"`{x['function']}`", f"{x['calls']:,}", fmt(x["own"]), pct(x["share"])] for x in summ["top"][:12]]
-    entry = sorted(summ["entry_points"].items(), key=lambda kv: -kv[1]["cumulative"])
-    entries = [[f"`{k}`", f"{v['calls']:,}", fmt(v["cumulative"]), pct(v["share"])] for k, v in entry[:10]]
+def machine(meta: dict) -> list[str]:
+    m = meta.get("machine")
+    if not m:
+        return []
     return [
+        "## Machine",
         "",
-        f"### Where the worker's time goes (cProfile, {w['events']:,} events)",
+        f"* CPUs (`nproc`): {m['nproc']} — {m['cpu']}",
+        f"* load average (1, 5, 15 min) at start: {m['loadavg']}; at end: {meta.get('loadavg_end', '?')}",
+        f"* Linux {m['kernel']}, Python {m['python']}, Kafka {m['kafka']} (single KRaft node from "
+        f"`deploy/kafka/local.sh`, on this machine, bootstrap `{meta.get('bootstrap', '—')}`)",
+        f"* {m['versions']}",
+        "* `free -m` at start:",
         "",
-        "A second worker over a fresh copy of the same mix, run under `python -m cProfile`, which profiles "
-        "the main thread only: the event loop that runs the agents, the producer and the web server (the "
-        "main thread's share of the worker's CPU in the timed run is given above). cProfile slows "
-        f"everything down ({fmt(w['rate'])} events/s here), so read shares, not seconds.",
-        "",
-        f"Of the main thread's busy time ({fmt(summ['busy'])} s; it also sat {fmt(summ['idle'])} s in the "
-        f"epoll wait), framework code (faust, mode, aiokafka, asyncio) has **{pct(framework)}** as own time, "
-        f"this service's code (stream/, schemas/) {pct(own)}, and rendering `/metrics` (polled once a "
-        f"second) {pct(prom)}. Cumulative shares below include callees, so they overlap.",
-        "",
-        markdown_table(["owner", "own time (s)", "share"], groups),
-        "",
-        "Entry points of this service (cumulative time, callees included):",
-        "",
-        markdown_table(["function", "calls", "cumulative (s)", "share"], entries),
-        "",
-        "Functions with the most own time:",
-        "",
-        markdown_table(["function", "calls", "own (s)", "share"], top),
-    ]
-
-
-def deadline_section(d: dict) -> list[str]:
-    n = deadline_numbers(d)
-    idx, base, small = d["index"], d["dict"], d["small"]
-    def size_row(name: str, x: dict) -> list[str]:
-        return [name, f"{x['leads']:,}", fmt(x["rss_growth_kib"] / 1024), fmt(x["bytes_per_lead"]), s(x["build_s"])]
-
-    def sweep_row(x: dict) -> list[str]:
-        return [
-            f"{x['leads']:,}",
-            us(x["sweep_median_s"]),
-            us(x["sweep_p90_s"]),
-            us(x["sweep_idle_median_s"]),
-            ms(x["scan_s"]),
-        ]
-
-    rows = [
-        size_row("plain dict `{lead_id: wakeup}`", base),
-        size_row("`DeadlineIndex` (schedule + set_open)", idx),
-        size_row("`DeadlineIndex` (schedule + set_open)", small),
-    ]
-    sweeps = [sweep_row(idx), sweep_row(small)]
-    return [
-        "## 2. Deadline index",
-        "",
-        "In-process, each measurement in a fresh interpreter (`python -m bench.deadlines`), RSS from "
-        "`/proc/self/status` before and after building (after `gc.collect()`), lead ids of 18 characters "
-        "(the strings are counted in both structures), 8 partitions, 500 owners, wakeups spread over the "
-        "next day. A *sweep* is what the sweeper does every 0.1 s: `pop_due` on every partition; 100 random "
-        f"leads are rescheduled into the past before each of {idx.get('repeats', 200)} timed sweeps (not "
-        "timed), and back into the future after it. The *full scan* is what an O(open) sweep would cost: "
-        "looking at every lead's wakeup once.",
-        "",
-        markdown_table(["structure", "leads", "RSS growth (MiB)", "bytes per lead", "build time"], rows),
-        "",
-        f"RSS ratio index / dict: **{n['rss_ratio']:.2f}** — {fmt(idx['bytes_per_lead'])} bytes per open "
-        f"clock. At 1M open clocks the index alone takes {fmt(n['index_mib_1m'])} MiB of the 1.5 GB a worker "
-        "may use (the rest of a worker: see the restart section for a whole worker's RSS).",
-        "",
-        markdown_table(["open clocks", "sweep, 100 due (median)", "p90", "sweep, none due", "full scan"], sweeps),
-        "",
-        f"Per-sweep cost ratio {idx['leads']:,} / {small['leads']:,} open clocks with {idx['due']} due: "
-        f"**{n['sweep_ratio']:.2f}**, against {n['scan_ratio']:.0f} for a full scan: the sweep costs "
-        "O(due · log n), not O(open); what rise there is comes from the heap's depth (log₂ of the entries "
-        "per partition) and colder caches.",
+        "```",
+        m["free"],
+        "```",
         "",
     ]
 
 
-def breach_section(b: dict) -> list[str]:
-    def row(name: str, phase: dict) -> list[str]:
-        det, rec, hist = phase["detected"], phase["received"], phase["timer_lag_hist"]
-        return [
-            name,
-            fmt(int(phase["open_clocks"])),
-            f"{phase['probes']:,}",
-            ms(det["p50"]),
-            ms(det["p99"]),
-            ms(det["max"]),
-            ms(rec["p99"]),
-            f"{ms(hist['p50'])} / {ms(hist['p99'])}",
-            pct(phase["worker_cpu_share"]),
-        ]
-
-    base, loaded = b["baseline"], b["loaded"]
-    bd = b["burst_detected"]
-    rate = loaded["other_events"] / loaded["seconds"] + loaded["probes"] / loaded["seconds"]
-    return [
-        "## 3. Breach latency",
-        "",
-        "A worker with `deadline_seconds = 5`, `business_hours = false`, `allowed_lateness_seconds = 0` and "
-        'a single stage `[{at = 1.0, stage = "breach"}]`. A reader on `sla-breaches` notes when each breach '
-        "arrives. Latency is `detected_at − deadline` of each breach event (the emission time minus the due "
-        "time, SPEC §9); *received* is the reader's clock minus the deadline (same machine, same clock).",
-        "",
-        f"1. **baseline**: for {fmt(base['seconds'])} s, *probe* leads created at a steady rate "
-        f"({fmt(base['probes'] / base['seconds'])}/s) and never called, plus other traffic: leads created, "
-        "called one second later and sent a download, "
-        f"{fmt(base['other_events'] / base['seconds'])} events/s; no other clocks open.",
-        f"2. **burst**: {b['clocks']:,} leads created at once and never called; all fall due about together. "
-        f"Their breaches took {s(b['burst_seconds'])} to all come out: p50 {s(bd['p50'])}, p99 "
-        f"{s(bd['p99'])}, max {s(bd['max'])} late. This is a backlog test, not the target: leads the worker "
-        "had not yet ingested when they fell due breach on ingestion. The worker was busy for another "
-        f"{s(b.get('settle_seconds', math.nan))} with the internal topics that trail such a burst (segment "
-        "evidence, changelogs); the next phase starts once it is idle.",
-        f"3. **loaded**: the burst's {b['clocks']:,} clocks stay open (uncontacted; their attempt-cadence "
-        "wakeups are days away) and the same probe phase runs again — about "
-        f"{fmt(rate)} events/s in all.",
-        "",
-        markdown_table(
-            [
-                "phase",
-                "open clocks",
-                "probes",
-                "p50",
-                "p99",
-                "max",
-                "received p99",
-                "`sla_timer_lag_seconds` p50 / p99",
-                "worker CPU",
-            ],
-            [row("baseline", base), row("loaded", loaded)],
-        ),
-        "",
-        f"Missing probe breaches: baseline {base['missing']}, loaded {loaded['missing']}. Leads called one "
-        "second after creation that were breached anyway (their call was read after the deadline; a "
-        f"`retracted` event follows): baseline {base['called_breached']} "
-        f"({base['called_retracted']} retracted), loaded {loaded['called_breached']} "
-        f"({loaded['called_retracted']} retracted), of about {fmt(base['other_events'] // 3)} and "
-        f"{fmt(loaded['other_events'] // 3)} such leads. The histogram quantiles are Prometheus-style "
-        "interpolations inside buckets (…, 0.05, 0.1, 0.25, …), so they are coarser than the exact figures "
-        "from the events.",
-        "",
-    ]
-
-
-def restart_section(r: dict) -> list[str]:
-    n = restart_numbers(r)
-    load = r["loaded"]
-    session = load.get("session_timeout", 10)
-    rows = []
-
-    def phases_text(x: dict) -> str:
-        return "; ".join(f"{reason} {fmt(d, 2)} s" for reason, _, d in phase_durations(x["phases"], x["inner"]))
-
-    for i, f in enumerate(r["fresh"]):
-        rows.append([f"fresh, no state ({i + 1})", "0", s(f["seconds"]), phases_text(f), fmt(f["rss_mib"])])
-    kinds = (
-        ("warm", f"SIGKILL, restart on the same data dir {fmt(load.get('down_seconds', math.nan))} s later"),
-        ("cold", f"SIGKILL, restart on an empty data dir {fmt(session + 1)} s later"),
-        ("immediate", "SIGKILL, restart at once (same data dir)"),
-    )
-    for kind, label in kinds:
-        if kind in load:
-            k = load[kind]
-            open_after = k.get("open_after_ready")
-            rows.append(
-                [
-                    label,
-                    fmt(int(open_after)) if open_after is not None else "—",
-                    s(k["seconds"]),
-                    phases_text(k),
-                    fmt(k["rss_mib"]) if "rss_mib" in k else "—",
-                ]
-            )
-    out = [
-        "## 4. Restart",
-        "",
-        f"A worker ingests {load['clocks']:,} `lead-created` events (clocks open, due in about an hour; "
-        f"{s(load['ingest_seconds'])} to ingest, then {s(load['settle_seconds'])} until it was idle) and "
-        f"{load['overdue']} more whose breach falls due while it is down. It holds "
-        f"{fmt(int(load['open_before_kill']))} open clocks when it is killed with SIGKILL. It is started again "
-        f"once the dead member's Kafka session ({fmt(session)} s) has expired, so that spawn → `/readyz` 200 "
-        "measures the worker, not that timeout (the last row shows a restart at once, which pays the rest of "
-        "it). The phases are the not-ready reasons `/readyz` gave on the way (polled every 50 ms; Faust "
-        "reports `rebalancing` until the tables are restored, so restoring falls in that phase). The "
-        "baseline is a fresh worker with no state, before and after.",
-        "",
-        markdown_table(["start", "open clocks after ready", "spawn → ready", "phases", "RSS (MiB)"], rows),
-        "",
-    ]
-    if "warm" in load:
-        w, nw = load["warm"], n["warm"]
-        after = w["overdue_after_ready"]
-        if load.get("overdue_valid", True):
-            overdue = (
-                f"The {load['overdue']} stages that fell due during the outage were emitted {s(after['min'])} to "
-                f"{s(after['max'])} after `/readyz` turned 200 (p50 {s(after['p50'])}; negative: before it): "
-                f"{w['overdue_breaches']} distinct leads, {w['overdue_events']} events."
-            )
-        else:
-            overdue = (
-                f"The {load['overdue']} leads meant to fall due during the outage were already due before the "
-                "kill (the worker was slow to ingest them), so that check is void in this run."
-            )
-        out += [
-            f"Restart / fresh: **{nw['ratio']:.2f}** ({s(nw['seconds'])} vs {s(n['fresh'])}). {overdue} "
-            f"Breaches from the clocks that were not due: {w['other_breaches']} (must be 0).",
-            "",
-            "**Extrapolation to 1,000,000 open clocks (not measured):** taking the time beyond the fresh "
-            f"worker's ({s(nw['state_seconds'])}) as proportional to the open clocks gives "
-            f"**{s(nw['extrapolated_1m'])}** from spawn to ready for a restart on the same data directory"
-            + (
-                f", and {s(n['cold']['extrapolated_1m'])} on an empty one ({s(n['cold']['seconds'])} measured)"
-                if "cold" in n
-                else ""
-            )
-            + f"; add up to {fmt(session)} s when the worker comes back before the dead member's session expires.",
-            "",
-        ]
-    if n["rss"]:
-        rss_rows = [
-            [name, fmt(x["mib"]), fmt(x["per_clock_kib"]), fmt(x["at_1m_mib"])] for name, x in n["rss"].items()
-        ]
-        out += [
-            f"Whole-worker RSS with {n['clocks']:,} open clocks, against {fmt(n['fresh_rss'])} MiB for a fresh "
-            "worker, and linearly at 1,000,000 (an extrapolation; the target is "
-            f"{fmt(RSS_TARGET_MIB)} MiB):",
-            "",
-            markdown_table(["when", "RSS (MiB)", "KiB per open clock", "at 1M (MiB, extrapolated)"], rss_rows),
-            "",
-        ]
-    return out
-
-
-def caveats(results: dict) -> list[str]:
+def caveats(flat: dict, ran: set[str]) -> list[str]:
     out = [
         "## Caveats",
         "",
-        "* One shared machine for the broker, the worker and the load generators, with other people's jobs "
-        "running beside them (see the load averages above); only ratios within one run are meaningful, and "
-        "even those move by tens of percent from run to run.",
+        "* One shared machine for the broker, the workers and the load generators, with other people's jobs "
+        "running beside them (see the load averages above); only ratios within one run are meaningful, and even "
+        "those move by tens of percent from run to run.",
         "* Single broker, replication factor 1, loopback network: no network latency or replication cost.",
+        "* Polling `/metrics` to count events costs the worker some CPU (see the scrape section for what one "
+        "scrape costs); the floor's `/metrics` is nearly free, which errs against the worker.",
     ]
-    if "breach" in results:
-        clocks = results["breach"]["clocks"]
-        if clocks < 100_000:
-            out.append(
-                f"* Breach latency ran with {clocks:,} open clocks, not the 100k of SPEC §9 (scaled down to fit "
-                "the run in minutes on 2 cores; the sweep cost itself is O(due), section 2). `--breach-clocks` "
-                "sets it."
-            )
-    if "restart" in results:
-        m = results["restart"]["loaded"]["clocks"]
-        if m < MILLION:
-            out.append(
-                f"* Restart ran with {m:,} open clocks, not 1M; the 1M figure is a linear extrapolation, not a "
-                "measurement. `--restart-clocks` sets the size (ingesting 1M takes this worker long — see the "
-                "throughput section)."
-            )
-    if "deadlines" in results:
+    reduced = sorted({row.section for row in targets.ROWS if targets.scale_text(row, flat).startswith("**reduced")})
+    if reduced:
         out.append(
-            "* The RSS target of SPEC §9 is for a whole worker; section 2 measures the deadline index alone "
-            "and section 4 a whole worker at a smaller size."
+            f"* Measured below the SPEC size this run: {', '.join(reduced)} (see the *size* column); those verdicts "
+            "are not the SPEC's."
         )
-    out.append(
-        "* Throughput counts `sla_events_total`, i.e. input records handled by the lead agent, as SPEC §9 asks; "
-        "the work on internal topics that follows (segment evidence and statistics) goes on afterwards, and "
-        "section 1 gives the rate counted until the worker is idle too."
-    )
-    out.append(
-        "* cProfile is deterministic and slows small Python functions most, which inflates the framework's "
-        "share somewhat; it profiles the main thread only."
-    )
+    if "throughput" in ran:
+        out.append(
+            "* cProfile is deterministic and slows small Python functions most, which inflates the framework's "
+            "share somewhat; it profiles the main thread only."
+        )
     return out
+
+
+# -- JSON ------------------------------------------------------------------------------
+def plain(value):
+    """JSON-safe: NaN/inf → None, tuples and sets → lists, Paths → str."""
+    if isinstance(value, float):
+        return None if math.isnan(value) or math.isinf(value) else value
+    if isinstance(value, dict):
+        return {str(k): plain(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [plain(v) for v in value]
+    if isinstance(value, set):
+        return [plain(v) for v in sorted(value, key=str)]
+    if isinstance(value, Path):
+        return str(value)
+    return value
+
+
+def write(results: dict, md_path: Path, json_path: Path | None, notes_path: Path | None) -> None:
+    notes = notes_path.read_text() if notes_path and notes_path.exists() else None
+    md_path.parent.mkdir(parents=True, exist_ok=True)
+    md_path.write_text(render(results, notes))
+    if json_path:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        flat = {k: v for k, v in results.items() if k not in ("meta", "detail", "errors")}
+        rest = {k: v for k, v in results.items() if k in ("errors", "meta", "detail")}
+        data = {**targets.with_required(flat), **rest}
+        json_path.write_text(json.dumps(plain(data), indent=1, default=str, allow_nan=False) + "\n")

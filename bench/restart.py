@@ -1,17 +1,24 @@
-"""Restart: time to /readyz 200 for a SIGKILLed worker holding M open clocks,
-against a fresh worker with no state, in the same run.
+"""Restart (SPEC §9): a SIGKILLed worker holding the open clocks of the
+open-clocks section (bench/open_clocks.py) back to ``/readyz`` 200.
 
-The loaded worker ingests M lead-created events (clocks open, due in about
-an hour) and K more whose breach falls due while the worker is down. It is
-killed with SIGKILL, restarted on the same data directory, and timed from
-spawn to ``/readyz`` 200 (the reasons /readyz gives on the way are recorded
-as phases). Then: how soon after ready the K overdue breaches appear. With
-``cold``, the worker is killed again and restarted on an empty data
-directory (a new host: every table is restored from its changelog).
+Before the kill, K more leads are planted whose breach falls due while the
+worker is down. The worker is killed with SIGKILL, restarted on the same
+data directory once those stages are overdue and the dead member's Kafka
+session has expired (so spawn → ready measures the worker, not that
+timeout), and timed from spawn to ``/readyz`` 200 (the not-ready reasons on
+the way are the phases). Then: the K overdue stages must be emitted (when,
+relative to ready) and no breach of the other clocks, which are not due,
+may appear. Next the worker is killed again, its data directory wiped, and
+restarted: every table restored from its changelog. Last, a kill and an
+immediate restart, which pays the rest of the dead member's session. The
+baseline is a fresh worker with no state, before and after. RSS is sampled
+throughout (the same sampler as the open-clocks section).
 """
 
 from __future__ import annotations
 
+import math
+import random
 import shutil
 import time
 from datetime import datetime
@@ -19,23 +26,26 @@ from pathlib import Path
 
 import orjson
 
-from bench.common import events_total, summarize
+from bench.common import fmt, markdown_table, phase_durations, ratio, secs, summarize
 from bench.harness import Worker, policy_toml, scratch_dir, unique_prefix
-from bench.workload import lead_created, open_leads, produce, rep_id
+from bench.open_clocks import BUFFER_FULL, Loaded
+from bench.workload import lead_created, produce, rep_id
 
-DEADLINE = 3600.0
-POLICY = policy_toml(DEADLINE, escalation='[{ at = 1.0, stage = "breach" }]', allowed_lateness_seconds=0)
+DUE_IN = 20.0  # the planted leads fall due this long after they are produced
 
 
 def spawn_to_ready(worker: Worker, timeout: float = 600) -> dict:
     t0 = time.perf_counter()
     worker.start()
     seconds, phases = worker.wait_ready_phases(timeout=timeout)
-    return {"seconds": time.perf_counter() - t0, "phases": phases, "ready_wall": time.time(), "inner": seconds}
+    t1 = time.perf_counter()
+    return {"seconds": t1 - t0, "phases": phases, "ready_wall": time.time(), "inner": seconds, "t_spawn": t0,
+            "t_ready": t1}
 
 
 def fresh(bootstrap: str, workdir: Path, log=print) -> dict:
-    worker = Worker(bootstrap, scratch_dir(workdir, "fresh"), POLICY, unique_prefix("fr"))
+    policy = policy_toml(3600, escalation='[{ at = 1.0, stage = "breach" }]', allowed_lateness_seconds=0)
+    worker = Worker(bootstrap, scratch_dir(workdir, "fresh"), policy, unique_prefix("fr"))
     worker.create_topics()
     try:
         out = spawn_to_ready(worker)
@@ -46,11 +56,9 @@ def fresh(bootstrap: str, workdir: Path, log=print) -> dict:
     return out
 
 
-def _overdue(worker: Worker, run: str, count: int, due_in: float) -> list:
-    import random
-
+def _overdue(worker: Worker, run: str, count: int, deadline: float, due_in: float) -> list:
     rng = random.Random(13)
-    at = time.time() - DEADLINE + due_in
+    at = time.time() - deadline + due_in
     out = []
     for i in range(count):
         lid = f"{run}-D{i:05d}"
@@ -59,113 +67,189 @@ def _overdue(worker: Worker, run: str, count: int, due_in: float) -> list:
     return out
 
 
-def _wait_events(worker: Worker, n: int, timeout: float, log=None, every: float = 15) -> float:
-    t0 = last = time.perf_counter()
-    while True:
-        count = events_total(worker.scrape())
-        if count >= n:
-            return time.perf_counter() - t0
-        if time.perf_counter() - t0 > timeout:
-            raise RuntimeError(f"worker processed {count} of {n} events in {timeout}s:\n{worker.tail()}")
-        if log and time.perf_counter() - last > every:
-            log(f"    {count:,.0f} of {n:,} ingested")
-            last = time.perf_counter()
-        time.sleep(1.0)
-
-
-def _breaches(bootstrap: str, topic: str, lead_prefix: str, want: int, timeout: float) -> list[dict]:
+def _breaches(bootstrap: str, topic: str, timeout: float, until=None) -> list:
     from tests.support.kafka import consume
 
-    def enough(records) -> bool:
-        return sum(1 for r in records if r.key and r.key.decode().startswith(lead_prefix)) >= want
-
-    records = consume(bootstrap, topic, timeout=timeout, until=enough)
-    return [orjson.loads(r.value) for r in records if r.key and r.key.decode().startswith(lead_prefix)]
+    return consume(bootstrap, topic, timeout=timeout, until=until)
 
 
-def loaded(bootstrap: str, workdir: Path, clocks: int, overdue: int = 100, cold: bool = True, log=print) -> dict:
-    prefix = unique_prefix("rs")
-    run = prefix.rstrip(".")
-    worker = Worker(bootstrap, scratch_dir(workdir, "restart"), POLICY, prefix)
-    worker.create_topics()
+def _settle(loaded: Loaded, start: dict, timeout: float = 900) -> None:
+    """Wait until the restarted worker is idle; note its RSS then and its peak since spawn."""
+    sampler = loaded.sampler
+    end = sampler.wait_idle(start["t_ready"], timeout=timeout)
+    start["settle_seconds"] = end - start["t_ready"]
+    start["rss_settled_mib"] = loaded.worker.rss_mib()
+    start["rss_peak_mib"] = sampler.peak_rss(start["t_spawn"], time.perf_counter())
+    start["buffer_full_warnings"] = loaded.worker.log_count(BUFFER_FULL, [loaded.worker.starts])
+
+
+def after_load(bootstrap: str, loaded: Loaded, overdue: int = 100, cold: bool = True, immediate: bool = True,
+               log=print) -> dict:
+    worker, run = loaded.worker, loaded.run_id
     session = worker.session_timeout
-    out: dict = {"clocks": clocks, "overdue": overdue, "session_timeout": session}
-    try:
-        produce(bootstrap, open_leads(worker.topic, run, clocks, at=time.time() - 60))
-        worker.start()
-        worker.wait_ready_phases(timeout=300)
-        log(f"  ingesting {clocks:,} open clocks")
-        out["ingest_seconds"] = _wait_events(worker, clocks, timeout=1800, log=log)
-        out["settle_seconds"] = worker.wait_idle()
-        out["rss_idle_mib"] = worker.rss_mib()
-        due_in = 10.0
-        produce(bootstrap, _overdue(worker, run, overdue, due_in))
-        due_at = time.time() + due_in - 0.5  # the records' event times were taken a moment ago
-        _wait_events(worker, clocks + overdue, timeout=120)
-        m = worker.scrape()
-        out["open_before_kill"] = m.get(("sla_open_response_clocks", ()), float("nan"))
-        out["rss_before_kill_mib"] = worker.rss_mib()
-        # Valid only if the overdue stages really fall due while the worker is down.
-        out["overdue_valid"] = time.time() < due_at - 0.5
-        if not out["overdue_valid"]:
-            log("  warning: the overdue leads fell due before the kill; that check is void this run")
+    out: dict = {"clocks": loaded.clocks, "overdue": overdue, "session_timeout": session}
+    topic = worker.topic("sla-breaches")
+    produce(bootstrap, _overdue(worker, run, overdue, loaded.deadline, DUE_IN))
+    due_at = time.time() + DUE_IN - 0.5  # the records' event times were taken a moment ago
+    worker.wait_counted(loaded.clocks + overdue, timeout=300, poll=1.0)
+    m = worker.scrape()
+    out["open_before_kill"] = m.get(("sla_open_response_clocks", ()), math.nan)
+    out["rss_before_kill_mib"] = worker.rss_mib()
+    # Valid only if the planted stages really fall due while the worker is down.
+    out["overdue_valid"] = time.time() < due_at - 0.5
+    if not out["overdue_valid"]:
+        log("  warning: the planted leads fell due before the kill; the overdue check is void this run")
+    worker.kill()
+    killed_at = time.time()
+    log(f"  SIGKILLed with {out['open_before_kill']:,.0f} open clocks; {overdue} stages fall due while it is down")
+    time.sleep(max(0.0, due_at + 1.0 - time.time(), killed_at + session + 1.0 - time.time()))
+    out["down_seconds"] = time.time() - killed_at
+    warm = spawn_to_ready(worker, timeout=1800)
+    log(f"  restarted on its data dir {out['down_seconds']:.0f} s after the kill: ready in {warm['seconds']:.1f} s")
+    warm["open_after_ready"] = worker.scrape().get(("sla_open_response_clocks", ()), math.nan)
+
+    def enough(records) -> bool:
+        return sum(1 for r in records if r.key and r.key.decode().startswith(f"{run}-D")) >= overdue
+
+    records = _breaches(bootstrap, topic, timeout=120, until=enough)
+    planted = [orjson.loads(r.value) for r in records if r.key and r.key.decode().startswith(f"{run}-D")]
+    stages = [b for b in planted if b.get("stage") == "breach"]
+    detected = [datetime.fromisoformat(b["detected_at"]).timestamp() for b in stages]
+    warm["overdue_breaches"] = len({b["lead_id"] for b in stages})
+    warm["overdue_events"] = len(stages)
+    warm["overdue_after_ready"] = summarize([d - warm["ready_wall"] for d in detected])
+    _settle(loaded, warm)
+    # Breach events of the clocks that are not due: none may exist.
+    records = _breaches(bootstrap, topic, timeout=5)
+    warm["false_breaches"] = sum(1 for r in records if r.key and r.key.decode().startswith(f"{run}-O"))
+    out["warm"] = warm
+    if cold:
         worker.kill()
         killed_at = time.time()
-        log(f"  SIGKILLed with {out['open_before_kill']:,.0f} open clocks; {overdue} breaches fall due while down")
-        # Restart once the stages are overdue and the dead member's session has
-        # expired, so that spawn -> ready measures this worker, not that timeout.
-        time.sleep(max(0.0, due_at + 1.0 - time.time(), killed_at + session + 1.0 - time.time()))
-        out["down_seconds"] = time.time() - killed_at
-        warm = spawn_to_ready(worker)
-        log(f"  restarted (same data dir, {out['down_seconds']:.0f} s after the kill) ready in {warm['seconds']:.1f} s")
-        m = worker.scrape()
-        warm["open_after_ready"] = m.get(("sla_open_response_clocks", ()), float("nan"))
-        warm["rss_mib"] = worker.rss_mib()
-        found = _breaches(bootstrap, worker.topic("sla-breaches"), f"{run}-D", overdue, timeout=120)
-        stages = [b for b in found if b.get("stage") == "breach"]
-        detected = [datetime.fromisoformat(b["detected_at"]).timestamp() for b in stages]
-        warm["overdue_breaches"] = len({b["lead_id"] for b in stages})
-        warm["overdue_events"] = len(stages)
-        warm["overdue_after_ready"] = summarize([d - warm["ready_wall"] for d in detected])
-        warm["other_breaches"] = _count_other(bootstrap, worker, f"{run}-O")
-        worker.wait_idle()
-        warm["rss_settled_mib"] = worker.rss_mib()
-        out["warm"] = warm
-        if cold:
-            worker.kill()
-            killed_at = time.time()
-            shutil.rmtree(worker.workdir / "data", ignore_errors=True)
-            time.sleep(max(0.0, killed_at + session + 1.0 - time.time()))
-            c = spawn_to_ready(worker, timeout=1800)
-            m = worker.scrape()
-            c["open_after_ready"] = m.get(("sla_open_response_clocks", ()), float("nan"))
-            c["rss_mib"] = worker.rss_mib()
-            log(f"  restarted on an empty data dir ready in {c['seconds']:.1f} s")
-            out["cold"] = c
-        # For the record: a restart right after a kill pays the rest of the
-        # dead member's session before the partitions are handed over.
+        shutil.rmtree(worker.workdir / "data", ignore_errors=True)
+        time.sleep(max(0.0, killed_at + session + 1.0 - time.time()))
+        c = spawn_to_ready(worker, timeout=3600)
+        c["open_after_ready"] = worker.scrape().get(("sla_open_response_clocks", ()), math.nan)
+        log(f"  restarted on an empty data dir (restore from the changelogs): ready in {c['seconds']:.1f} s")
+        _settle(loaded, c)
+        out["cold"] = c
+    if immediate:
         worker.kill()
         quick = spawn_to_ready(worker, timeout=1800)
+        quick["open_after_ready"] = worker.scrape().get(("sla_open_response_clocks", ()), math.nan)
         log(f"  restarted right after a kill: ready in {quick['seconds']:.1f} s")
+        _settle(loaded, quick)
         out["immediate"] = quick
-    finally:
-        worker.stop()
     return out
 
 
-def _count_other(bootstrap: str, worker: Worker, lead_prefix: str) -> int:
-    """Breach events of the M clocks that must not be due yet (expected 0)."""
-    from tests.support.kafka import consume
-
-    records = consume(bootstrap, worker.topic("sla-breaches"), timeout=3)
-    return sum(1 for r in records if r.key and r.key.decode().startswith(lead_prefix))
-
-
-def run(bootstrap: str, workdir: Path, clocks: int, cold: bool = True, log=print) -> dict:
-    log("restart: fresh worker (no state) baseline")
-    base1 = fresh(bootstrap, workdir, log)
-    log(f"restart: worker with {clocks:,} open clocks")
-    load = loaded(bootstrap, workdir, clocks, cold=cold, log=log)
+def run(bootstrap: str, workdir: Path, loaded: Loaded, overdue: int = 100, cold: bool = True,
+        immediate: bool = True, log=print) -> dict:
+    """Restarts of the loaded worker, between two fresh-worker baselines;
+    stops the loaded worker at the end."""
+    try:
+        log("restart: fresh worker (no state) baseline")
+        base1 = fresh(bootstrap, workdir, log)
+        log(f"restart: the worker with {loaded.clocks:,} open clocks")
+        load = after_load(bootstrap, loaded, overdue, cold=cold, immediate=immediate, log=log)
+    finally:
+        loaded.close()
     log("restart: fresh worker (no state) baseline again")
     base2 = fresh(bootstrap, workdir, log)
     return {"fresh": [base1, base2], "loaded": load}
+
+
+def headline(r: dict) -> dict:
+    load = r["loaded"]
+    warm = load.get("warm", {})
+    fresh_s = sorted(f["seconds"] for f in r["fresh"])
+    valid = load.get("overdue_valid", False)
+    peaks = [load[k]["rss_peak_mib"] for k in ("warm", "cold", "immediate") if k in load]
+    return {
+        "restart.open_clocks": load["open_before_kill"],
+        "restart.ready_seconds": warm.get("seconds", math.nan),
+        "restart.down_seconds": load.get("down_seconds", math.nan),
+        "restart.session_timeout_seconds": load["session_timeout"],
+        "restart.overdue": load["overdue"],
+        "restart.overdue_emitted": warm.get("overdue_breaches", math.nan) if valid else math.nan,
+        "restart.overdue_missing": load["overdue"] - warm.get("overdue_breaches", 0) if valid else math.nan,
+        "restart.false_breaches": warm.get("false_breaches", math.nan),
+        "restart.empty_dir_ready_seconds": load["cold"]["seconds"] if "cold" in load else math.nan,
+        "restart.immediate_ready_seconds": load["immediate"]["seconds"] if "immediate" in load else math.nan,
+        "restart.fresh_ready_seconds": sum(fresh_s) / len(fresh_s) if fresh_s else math.nan,
+        "restart.rss_peak_mb": max(peaks) if peaks else math.nan,
+    }
+
+
+def render(r: dict, h: dict) -> list[str]:
+    load = r["loaded"]
+    session = load.get("session_timeout", 10)
+
+    def phases_text(x: dict) -> str:
+        return "; ".join(f"{reason} {fmt(d, 2)} s" for reason, _, d in phase_durations(x["phases"], x["inner"]))
+
+    rows = []
+    for i, f in enumerate(r["fresh"]):
+        rows.append(
+            [f"fresh worker, no state ({i + 1})", "0", secs(f["seconds"]), phases_text(f), "—", fmt(f["rss_mib"])]
+        )
+    kinds = (
+        ("warm", f"SIGKILL, restart on the same data dir {fmt(load.get('down_seconds', math.nan))} s later"),
+        ("cold", f"SIGKILL, data dir wiped, restart {fmt(session + 1)} s later (restore from the changelogs)"),
+        ("immediate", "SIGKILL, restart at once (same data dir)"),
+    )
+    for kind, label in kinds:
+        if kind in load:
+            k = load[kind]
+            rows.append(
+                [
+                    label,
+                    fmt(k.get("open_after_ready")),
+                    f"**{secs(k['seconds'])}**" if kind == "warm" else secs(k["seconds"]),
+                    phases_text(k),
+                    secs(k.get("settle_seconds")),
+                    f"{fmt(k.get('rss_settled_mib'))} (peak {fmt(k.get('rss_peak_mib'))})",
+                ]
+            )
+    out = [
+        "## Restart",
+        "",
+        f"The worker of the open-clocks section, holding {fmt(load['open_before_kill'])} open clocks (the "
+        f"{load['clocks']:,} plus {load['overdue']} planted leads whose breach falls due {fmt(DUE_IN)} s after "
+        f"they were produced, i.e. while the worker is down), is killed with SIGKILL and started again on the "
+        f"same data directory once those stages are overdue and the dead member's Kafka session "
+        f"({fmt(session)} s) has expired, so that spawn → `/readyz` 200 measures the worker, not that timeout "
+        "(the last row shows a restart at once, which pays the rest of it). The phases are the not-ready "
+        "reasons `/readyz` gave on the way (polled every 50 ms). The baseline is a fresh worker with no state, "
+        "before and after. RSS is sampled every 0.25 s throughout; *settled* is the time from ready until "
+        "idle.",
+        "",
+        markdown_table(
+            ["start", "open clocks after ready", "spawn → ready", "phases", "ready → idle", "RSS idle (peak), MiB"],
+            rows,
+        ),
+        "",
+    ]
+    if "warm" in load:
+        w = load["warm"]
+        after = w["overdue_after_ready"]
+        if load.get("overdue_valid", True):
+            overdue = (
+                f"The {load['overdue']} stages that fell due during the outage were emitted {secs(after['min'])} to "
+                f"{secs(after['max'])} after `/readyz` turned 200 (`detected_at`; p50 {secs(after['p50'])}; "
+                f"negative: before it): {w['overdue_breaches']} distinct leads, {w['overdue_events']} events."
+            )
+        else:
+            overdue = (
+                f"The {load['overdue']} leads meant to fall due during the outage were already due before the kill "
+                "(the worker was slow to count them), so that check is void in this run."
+            )
+        fresh_s = h.get("restart.fresh_ready_seconds", math.nan)
+        out += [
+            f"Restart on its data dir: **{secs(w['seconds'])}** from spawn to ready, "
+            f"{fmt(ratio(w['seconds'], fresh_s))}× "
+            f"a fresh worker's {secs(fresh_s)}. {overdue} Breach events of the clocks that were not due: "
+            f"**{w['false_breaches']}** (must be 0).",
+            "",
+        ]
+    return out

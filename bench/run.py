@@ -1,15 +1,23 @@
-"""``make bench``: measure the SPEC §9 targets and write docs/benchmarks.md.
+"""``make bench``: every SPEC §9 target measured at full size, into docs/benchmarks.md and .json.
 
-Each target is measured against a baseline taken in the same run:
+Sections (``--only`` picks some; every size has a flag):
 
-1. throughput: one worker vs a raw aiokafka consume + decode loop;
-2. deadline index: RSS vs a plain dict, sweep cost at 1M vs 10k open clocks;
-3. breach latency: probes with many open clocks vs with none;
-4. restart: a SIGKILLed worker with M open clocks vs a fresh worker.
+* throughput: one worker vs the framework floor (bench/floor.py) vs a raw
+  aiokafka loop over the same 100,000 records, counted until idle;
+* burst: "Monday morning", 100,000 stages due in the same second;
+* breach_latency: probes with 100,000 open clocks, under load;
+* open_clocks: one worker ingests 1,000,000 open clocks, RSS sampled;
+* restart: that worker SIGKILLed and restarted (data dir, empty data dir);
+* standby: failover of two workers with and without standby replicas;
+* scrape: ``/metrics`` with 2,000 reps, and breach latency while scraping;
+* offline: ``backtest`` and ``analyze`` over 1,000,000 history events;
+* deadlines: the deadline index in-process (an extra micro-benchmark).
 
 Uses (or starts) the local broker on ``--kafka-port`` (default 39092, or
 ``SLA_BENCH_KAFKA_PORT``) and stops it afterwards if it started it. Every
-topic it creates carries a ``bench-`` prefix and is deleted at the end.
+topic it creates carries a ``bench-`` prefix and is deleted after its
+section. The report is rewritten after every section, so a long run that is
+interrupted still leaves what it measured.
 """
 
 from __future__ import annotations
@@ -20,46 +28,74 @@ import logging
 import os
 import shlex
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
+import traceback
 from datetime import datetime, timezone
 from pathlib import Path
 
 from bench.common import ROOT, code_version, loadavg, machine_facts, source_hash
 
-SECTIONS = ("deadlines", "throughput", "breach", "restart")
+SECTIONS = (
+    "throughput", "burst", "breach_latency", "open_clocks", "restart", "standby", "scrape", "offline", "deadlines",
+)
+# The order they run in: cheap and broker-free first, the million-clock worker last.
+RUN_ORDER = ("deadlines", "throughput", "burst", "breach_latency", "scrape", "standby", "open_clocks", "offline")
+NEEDS_KAFKA = {"throughput", "burst", "breach_latency", "open_clocks", "restart", "standby", "scrape"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
     p = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     p.add_argument("--only", action="append", choices=SECTIONS, help="run only these sections (repeatable)")
-    p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"), help="markdown report (default: %(default)s)")
-    p.add_argument("--json", default=None, help="also write the raw results as JSON here")
+    p.add_argument("--out", default=str(ROOT / "docs" / "benchmarks.md"), help="markdown report (%(default)s)")
+    p.add_argument("--json", default=str(ROOT / "docs" / "benchmarks.json"), help="results as JSON (%(default)s)")
+    p.add_argument("--notes", default=str(ROOT / "bench" / "notes.md"), help="appended to the report (%(default)s)")
     p.add_argument("--kafka-port", type=int, default=int(os.environ.get("SLA_BENCH_KAFKA_PORT", "39092")))
     p.add_argument("--bootstrap", default=None, help="use this broker instead of starting the local one")
     p.add_argument("--keep-kafka", action="store_true", help="leave a broker this run started running")
     p.add_argument("--workdir", default=None, help="worker data and logs (default: a temporary directory)")
-    p.add_argument("--keep-workdir", action="store_true")
+    p.add_argument("--keep-workdir", action="store_true", help="keep each section's worker data and logs")
     g = p.add_argument_group("throughput")
-    g.add_argument("--events", type=int, default=100_000, help="events for the throughput run (%(default)s)")
+    g.add_argument("--throughput-events", "--events", type=int, default=100_000, help="events (%(default)s)")
     g.add_argument(
         "--profile-events", type=int, default=10_000, help="events for the cProfile run; 0: none (%(default)s)"
+    )
+    g = p.add_argument_group('"Monday morning" burst')
+    g.add_argument("--burst-clocks", type=int, default=100_000, help="stages due in the same second (%(default)s)")
+    g.add_argument(
+        "--burst-lead-seconds", type=float, default=None,
+        help="seconds from the start of the section to T, the second they fall due (default: 120 + clocks / 300)",
+    )
+    g = p.add_argument_group("breach latency")
+    g.add_argument("--breach-clocks", type=int, default=100_000, help="open clocks (%(default)s)")
+    g.add_argument("--breach-seconds", type=float, default=30.0, help="length of each probe phase (%(default)s)")
+    g.add_argument("--probe-rate", type=float, default=10.0, help="probe leads per second (%(default)s)")
+    g.add_argument("--other-rate", type=float, default=25.0, help="other leads per second, 3 events each (%(default)s)")
+    g = p.add_argument_group("open clocks and restart")
+    g.add_argument("--open-clocks", type=int, default=1_000_000, help="open clocks of one worker (%(default)s)")
+    g.add_argument("--overdue", type=int, default=100, help="stages planted to fall due while it is down (%(default)s)")
+    g.add_argument("--no-cold", action="store_true", help="skip the restart on an empty data directory")
+    g.add_argument("--no-immediate", action="store_true", help="skip the restart right after a kill")
+    g = p.add_argument_group("standby")
+    g.add_argument("--standby-clocks", type=int, default=200_000, help="open clocks over two workers (%(default)s)")
+    g = p.add_argument_group("/metrics scrape")
+    g.add_argument("--scrape-reps", type=int, default=2_000, help="[[reps]] in the policy (%(default)s)")
+    g.add_argument("--scrape-leads", type=int, default=20_000, help="leads spread over them (%(default)s)")
+    g.add_argument("--scrapes", type=int, default=20, help="scrapes timed (%(default)s)")
+    g.add_argument("--scrape-probe-seconds", type=float, default=20.0, help="each probe phase (%(default)s)")
+    g.add_argument("--scrape-interval", type=float, default=0.0, help="pause between looping scrapes (%(default)s)")
+    g = p.add_argument_group("offline")
+    g.add_argument("--offline-events", type=int, default=1_000_000, help="history events (%(default)s)")
+    g.add_argument(
+        "--offline-workdir", default=str(Path(tempfile.gettempdir()) / "sla-bench-offline"),
+        help="where the simulated history is kept and reused (%(default)s)",
     )
     g = p.add_argument_group("deadline index")
     g.add_argument("--index-leads", type=int, default=1_000_000, help="open clocks (%(default)s)")
     g.add_argument("--index-small", type=int, default=10_000, help="open clocks of the comparison (%(default)s)")
     g.add_argument("--index-repeats", type=int, default=200, help="timed sweeps (%(default)s)")
-    g = p.add_argument_group("breach latency")
-    g.add_argument("--breach-clocks", type=int, default=20_000, help="open clocks (%(default)s)")
-    g.add_argument("--breach-seconds", type=float, default=30.0, help="length of each probe phase (%(default)s)")
-    g.add_argument("--probe-rate", type=float, default=10.0, help="probe leads per second (%(default)s)")
-    g.add_argument(
-        "--other-rate", type=float, default=25.0, help="other leads per second, 3 events each (%(default)s)"
-    )
-    g = p.add_argument_group("restart")
-    g.add_argument("--restart-clocks", type=int, default=50_000, help="open clocks when killed (%(default)s)")
-    g.add_argument("--no-cold", action="store_true", help="skip the restart on an empty data directory")
     return p.parse_args(argv)
 
 
@@ -67,70 +103,170 @@ def log(message: str) -> None:
     print(f"[{time.strftime('%H:%M:%S')}] {message}", flush=True)
 
 
+_OFFLINE = """
+import inspect, json, sys
+from pathlib import Path
+from bench import offline
+kwargs = {"events": int(sys.argv[1]), "workdir": Path(sys.argv[2])}
+if "log" in inspect.signature(offline.run).parameters:
+    kwargs["log"] = lambda m: print(f"  {m}", file=sys.stderr, flush=True)
+print(json.dumps(offline.run(**kwargs)))
+"""
+
+
+def run_offline(events: int, workdir: Path) -> dict:
+    """``bench.offline.run(events, workdir)`` (another engineer's module: its
+    interface is ``run(events=1_000_000, workdir=Path) -> dict`` of
+    ``offline.*`` keys), in a fresh interpreter: the peak memory it reports
+    for a command includes the kernel's ``ru_maxrss`` of the child, which
+    counts the RSS of the process that forked it, so that process must be a
+    small one, not this benchmark after hours of work."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    proc = subprocess.run(
+        [sys.executable, "-c", _OFFLINE, str(events), str(workdir)], cwd=ROOT, stdout=subprocess.PIPE, text=True
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"bench.offline.run exited {proc.returncode} (its output is above)")
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    sections = args.only or list(SECTIONS)
+    chosen = set(args.only or SECTIONS)
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("aiokafka").setLevel(logging.ERROR)  # retries while new topics get leaders
 
-    from bench import breach, deadlines, report, restart, throughput
+    from bench import breach, burst, deadlines, open_clocks, report, restart, scrape, standby, throughput
     from bench.harness import PREFIXES, delete_topics, start_broker, stop_broker
 
     started = time.perf_counter()
-    results: dict = {
-        "meta": {
-            "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-            "command": shlex.join(["python", "-m", "bench.run", *(sys.argv[1:] if argv is None else argv)]),
-            "machine": machine_facts(),
-            "code": code_version(),
-            "source_start": source_hash(),
-            "args": vars(args),
-        }
+    meta = {
+        "date": datetime.now(timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
+        "command": shlex.join(["python", "-m", "bench.run", *(sys.argv[1:] if argv is None else argv)]),
+        "machine": machine_facts(),
+        "code": code_version(),
+        "source_start": source_hash(),
+        "args": vars(args),
+        "sections": sorted(chosen, key=SECTIONS.index),
+        "seconds_by_section": {},
     }
+    flat: dict = {}
+    detail: dict = {}
+    errors: dict = {}
+    out, json_path = Path(args.out), Path(args.json) if args.json else None
+    notes = Path(args.notes) if args.notes else None
+
+    def write() -> None:
+        meta["seconds"] = time.perf_counter() - started
+        meta["loadavg_end"] = loadavg()
+        meta["source_end"] = source_hash()
+        report.write({**flat, "errors": errors, "meta": meta, "detail": detail}, out, json_path, notes)
+
     workdir = Path(args.workdir) if args.workdir else Path(tempfile.mkdtemp(prefix="sla-bench-"))
     workdir.mkdir(parents=True, exist_ok=True)
     bootstrap, started_broker = args.bootstrap, False
-    needs_kafka = any(s in sections for s in ("throughput", "breach", "restart"))
+
+    def section(name: str, measure) -> object:
+        """Run one section: its results into ``detail``/``flat``, or its error into ``errors``."""
+        log(f"== {name}")
+        t0 = time.perf_counter()
+        first_prefix = len(PREFIXES)
+        value = None
+        try:
+            value = measure(workdir / name)
+        except Exception as exc:  # noqa: BLE001 - one failed section must not lose the others
+            errors[name] = f"{type(exc).__name__}: {exc}"
+            log(f"{name} FAILED: {errors[name]}")
+            traceback.print_exc()
+        finally:
+            meta["seconds_by_section"][name] = time.perf_counter() - t0
+            if bootstrap and PREFIXES[first_prefix:] and name != "open_clocks":
+                _cleanup(bootstrap, PREFIXES[first_prefix:])
+            if not args.keep_workdir and name != "open_clocks":
+                shutil.rmtree(workdir / name, ignore_errors=True)
+        return value
+
+    def record(name: str, result: dict) -> None:
+        detail[name] = result
+        try:
+            flat.update(report.headline(name, result))
+        except Exception as exc:  # noqa: BLE001
+            errors[name] = f"summarizing the results failed: {type(exc).__name__}: {exc}"
+        write()
+
+    def _cleanup(bs: str, prefixes: list[str]) -> None:
+        try:
+            n = delete_topics(bs, prefixes)
+            log(f"cleanup: deleted {n} benchmark topics")
+        except Exception as exc:  # noqa: BLE001 - cleanup must not hide the real error
+            log(f"cleanup: could not delete benchmark topics: {exc}")
+
     try:
-        if "deadlines" in sections:
-            results["deadlines"] = deadlines.run(
-                args.index_leads, args.index_small, repeats=args.index_repeats, log=log
-            )
-        if needs_kafka and bootstrap is None:
+        if chosen & NEEDS_KAFKA and bootstrap is None:
             log(f"broker: starting or reusing the local broker on port {args.kafka_port}")
             bootstrap, started_broker = start_broker(args.kafka_port)
-        results["meta"]["bootstrap"] = bootstrap or "—"
-        if "throughput" in sections:
-            results["throughput"] = throughput.run(
-                bootstrap, workdir, args.events, profile_events=args.profile_events, log=log
-            )
-        if "breach" in sections:
-            results["breach"] = breach.run(
-                bootstrap, workdir, args.breach_clocks, args.breach_seconds, args.probe_rate, args.other_rate, log=log
-            )
-        if "restart" in sections:
-            results["restart"] = restart.run(bootstrap, workdir, args.restart_clocks, cold=not args.no_cold, log=log)
+        meta["bootstrap"] = bootstrap or "—"
+        for name in RUN_ORDER:
+            if name == "deadlines" and name in chosen:
+                r = section(name, lambda _: deadlines.run(
+                    args.index_leads, args.index_small, repeats=args.index_repeats, log=log))
+            elif name == "throughput" and name in chosen:
+                r = section(name, lambda wd: throughput.run(
+                    bootstrap, wd, args.throughput_events, profile_events=args.profile_events, log=log))
+            elif name == "burst" and name in chosen:
+                r = section(name, lambda wd: burst.run(
+                    bootstrap, wd, args.burst_clocks, lead_seconds=args.burst_lead_seconds, log=log))
+            elif name == "breach_latency" and name in chosen:
+                r = section(name, lambda wd: breach.run(
+                    bootstrap, wd, args.breach_clocks, args.breach_seconds, args.probe_rate, args.other_rate,
+                    log=log))
+            elif name == "scrape" and name in chosen:
+                r = section(name, lambda wd: scrape.run(
+                    bootstrap, wd, args.scrape_reps, args.scrape_leads, scrapes=args.scrapes,
+                    probe_seconds=args.scrape_probe_seconds, probe_rate=args.probe_rate,
+                    interval=args.scrape_interval, log=log))
+            elif name == "standby" and name in chosen:
+                r = section(name, lambda wd: standby.run(bootstrap, wd, args.standby_clocks, log=log))
+            elif name == "open_clocks" and chosen & {"open_clocks", "restart"}:
+                # The restart section reuses the loaded worker: one million-clock ingestion.
+                first_prefix = len(PREFIXES)
+                got = section("open_clocks", lambda wd: open_clocks.run(bootstrap, wd, args.open_clocks, log=log))
+                if got is not None:
+                    result, loaded = got
+                    record("open_clocks", result)
+                    if "restart" in chosen:
+                        r = section("restart", lambda wd: restart.run(
+                            bootstrap, wd, loaded, overdue=args.overdue, cold=not args.no_cold,
+                            immediate=not args.no_immediate, log=log))
+                        if r is not None:
+                            record("restart", r)
+                    loaded.close()
+                elif "restart" in chosen:
+                    errors["restart"] = "not run: the open-clocks section it continues failed"
+                _cleanup(bootstrap, PREFIXES[first_prefix:])
+                if not args.keep_workdir:
+                    shutil.rmtree(workdir / "open_clocks", ignore_errors=True)
+                write()
+                continue
+            elif name == "offline" and name in chosen:
+                r = section(name, lambda _: run_offline(args.offline_events, Path(args.offline_workdir)))
+            else:
+                continue
+            if r is not None:
+                record(name, r)
+            else:
+                write()
     finally:
         if bootstrap and PREFIXES:
-            try:
-                log(f"cleanup: deleted {delete_topics(bootstrap, PREFIXES)} benchmark topics")
-            except Exception as exc:  # noqa: BLE001 - cleanup must not hide the real error
-                log(f"cleanup: could not delete benchmark topics: {exc}")
+            _cleanup(bootstrap, PREFIXES)
         if started_broker and not args.keep_kafka:
             log("broker: stopping the broker this run started")
             stop_broker(args.kafka_port)
         if not args.keep_workdir and not args.workdir:
             shutil.rmtree(workdir, ignore_errors=True)
-    results["meta"]["seconds"] = time.perf_counter() - started
-    results["meta"]["loadavg_end"] = loadavg()
-    results["meta"]["source_end"] = source_hash()
-    if args.json:
-        Path(args.json).write_text(json.dumps(results, indent=1, default=str))
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    out.write_text(report.render(results))
-    log(f"wrote {out}")
-    return 0
+        write()
+        log(f"wrote {out}" + (f" and {json_path}" if json_path else ""))
+    return 1 if errors else 0
 
 
 if __name__ == "__main__":

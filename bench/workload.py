@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import random
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from datetime import datetime, timezone
 
 import orjson
@@ -79,13 +79,14 @@ def pipeline_mix(
     reps: int = 200,
     calls_per_lead: int = 3,
     seed: int = 7,
+    first_call_after: float = 60.0,
 ) -> list[Record]:
     """``events`` valid input events over ``events // (2 + calls_per_lead)``
     leads: a lead-created, a download and ``calls_per_lead`` call attempts
-    each (the first call 60 s after creation: no stage becomes due with a
-    3600 s deadline when ``base`` is a little in the past, and no event lies in
-    the future when ``base`` is more than ``60 + 600 * calls_per_lead`` s
-    ago). ``topic(name)`` gives the Kafka topic name."""
+    each (the first call ``first_call_after`` s after creation: no stage
+    becomes due with a deadline longer than that, and no event lies in the
+    future when ``base`` is more than ``first_call_after + 600 *
+    calls_per_lead`` s ago). ``topic(name)`` gives the Kafka topic name."""
     rng = random.Random(seed)
     per_lead = 2 + calls_per_lead
     leads = max(1, -(-events // per_lead))
@@ -101,43 +102,58 @@ def pipeline_mix(
         )
         for k in range(calls_per_lead):
             outcome = "connected" if k == calls_per_lead - 1 else OUTCOMES[k % 3]
-            value = call(lead_id, at + 60 + 600 * k, owner, outcome, f"{lead_id}-a{k}")
+            value = call(lead_id, at + first_call_after + 600 * k, owner, outcome, f"{lead_id}-a{k}")
             calls.append((topic("call-attempt"), key, value))
     # Roughly the order a CRM would emit them: leads, then their activity.
     out = [(t, k, orjson.dumps(v)) for t, k, v in created + downloads + calls]
     return out[:events]
 
 
-def open_leads(topic: callable, run: str, count: int, at: float, reps: int = 200, seed: int = 11) -> list[Record]:
+def iter_open_leads(
+    topic: callable, run: str, count: int, at: float, reps: int = 200, seed: int = 11, tag: str = "O"
+) -> Iterable[Record]:
     """``count`` lead-created events at event time ``at`` (never called):
-    with ``workable_threshold = 0`` each opens a response clock."""
+    with ``workable_threshold = 0`` each opens a response clock. Lead ids are
+    ``{run}-{tag}{i:07d}``. A generator: a million need not sit in memory."""
     rng = random.Random(seed)
-    out = []
     for i in range(count):
-        lead_id = f"{run}-O{i:07d}"
+        lead_id = f"{run}-{tag}{i:07d}"
         value = lead_created(lead_id, at, rep_id(rng.randrange(reps)), rng, f"{lead_id}-c")
-        out.append((topic("lead-created"), lead_id.encode(), orjson.dumps(value)))
-    return out
+        yield topic("lead-created"), lead_id.encode(), orjson.dumps(value)
 
 
-async def produce_async(bootstrap: str, records: Iterable[Record], acks: int | str = 1) -> int:
+def open_leads(topic: callable, run: str, count: int, at: float, reps: int = 200, seed: int = 11) -> list[Record]:
+    return list(iter_open_leads(topic, run, count, at, reps, seed))
+
+
+async def produce_async(
+    bootstrap: str, records: Iterable[Record], acks: int | str = 1, chunk: int = 20_000
+) -> int:
     """Send records (default partitioner: murmur2, as the contract requires)
-    and wait until every one is acknowledged; returns how many were sent."""
+    and wait until every one is acknowledged; returns how many were sent.
+    Acknowledgements are awaited every ``chunk`` records, so any number of
+    records can stream through."""
     from aiokafka import AIOKafkaProducer
 
     producer = AIOKafkaProducer(
         bootstrap_servers=bootstrap, acks=acks, linger_ms=20, max_batch_size=512 * 1024, request_timeout_ms=60_000
     )
     await producer.start()
+    sent = 0
     try:
-        futures = [await producer.send(t, key=k, value=v) for t, k, v in records]
+        futures = []
+        for t, k, v in records:
+            futures.append(await producer.send(t, key=k, value=v))
+            if len(futures) >= chunk:
+                await asyncio.gather(*futures)
+                sent += len(futures)
+                futures = []
         await producer.flush()
-        for f in futures:
-            await f
-        return len(futures)
+        await asyncio.gather(*futures)
+        return sent + len(futures)
     finally:
         await producer.stop()
 
 
-def produce(bootstrap: str, records: Sequence[Record]) -> int:
+def produce(bootstrap: str, records: Iterable[Record]) -> int:
     return asyncio.run(produce_async(bootstrap, records))
