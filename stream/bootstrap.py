@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 import faust
 from prometheus_client import CollectorRegistry, disable_created_metrics
 
+from stream.adapters import faust_transport
 from stream.adapters.kafka import ssl_context
 from stream.adapters.lead_views import LeadViews
 from stream.adapters.logs import log_config
@@ -62,7 +63,7 @@ def faust_app(settings: Settings) -> faust.App:
     if store.startswith("rocksdb"):
         store = "rocksdb://"
     broker = ";".join(f"kafka://{h.strip()}" for h in settings.kafka_bootstrap.split(","))
-    return faust.App(
+    app = faust.App(
         settings.app_id,
         broker=broker,
         broker_credentials=_credentials(settings),
@@ -102,6 +103,8 @@ def faust_app(settings: Settings) -> faust.App:
         stream_processing_timeout=settings.stall_timeout_seconds,
         logging_config=log_config(settings.log_format),
     )
+    faust_transport.install(app)
+    return app
 
 
 def _credentials(settings: Settings) -> faust.auth.Credentials | None:

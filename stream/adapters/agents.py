@@ -13,6 +13,7 @@ waiting for every send, and skips the per-message bookkeeping of
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import time
 
@@ -89,11 +90,14 @@ def install(ctx) -> None:
             processor.record_emitted(state, swept)
         try:
             outcome = processor.apply(state, model, ctx.clock())
-            if outcome.result != "duplicate":
+            if outcome.result == "ok":
                 stored = updates.build(message.partition, outcome)
         except Exception as exc:  # noqa: BLE001 - a record the rules cannot take must not stop the worker
             log.exception("lead %s: %s[%s]@%s not processed", model.lead_id, message.topic, message.partition, message.offset)
             await dead_letter(message, topic, f"processing failed: {type(exc).__name__}: {exc}")
+            return
+        if outcome.result == "rejected":
+            await dead_letter(message, topic, outcome.reason)
             return
         metrics.events.labels(topic=topic, result=outcome.result).inc()
         if outcome.result == "duplicate":
@@ -102,15 +106,40 @@ def install(ctx) -> None:
         if swept and state is not None:
             pending.pop(model.lead_id, None)
 
+    # Events handled but not acked: Faust may commit an input's offset only
+    # once its outputs are acknowledged and its state written
+    # (LeadUpdates.commit), so the agent acks by hand, a batch at a time.
+    unacked: list = []
+    batch = {"since": 0.0, "stream": None}
+    flushing = asyncio.Lock()
+
+    async def flush() -> None:
+        async with flushing:
+            events = unacked[:]
+            del unacked[:]
+            await updates.commit()
+            for event in events:
+                await batch["stream"].ack(event)
+
     @app.agent(inputs, name="lead-events")
     async def lead_events(stream):
-        # A batch at a time: its outputs are acknowledged before its states
-        # are written (LeadUpdates.commit), and Faust acks the batch's events
-        # (so may commit their offsets) only after that.
-        async for events in stream.take_events(BATCH_EVENTS, within=BATCH_SECONDS):
-            for event in events:
-                await handle(event)
-            await updates.commit()
+        stream.enable_acks = False
+        batch["stream"] = stream
+        async for event in stream.events():
+            await handle(event)
+            if not unacked:
+                batch["since"] = time.monotonic()
+            unacked.append(event)
+            if len(unacked) >= BATCH_EVENTS or time.monotonic() - batch["since"] >= BATCH_SECONDS:
+                await flush()
+
+    @app.timer(interval=BATCH_SECONDS, name="lead-events-flush")
+    async def flush_idle() -> None:
+        # No further event may come to close a batch.
+        if unacked and time.monotonic() - batch["since"] >= BATCH_SECONDS:
+            await flush()
+
+    ctx.state["flush_lead_events"] = flush
 
     @app.agent(emitted, name="sla-emitted")
     async def emitted_stages(stream):

@@ -77,6 +77,14 @@ class Sweeper:
 
     async def on_recovered(self) -> None:
         """Rebuild the in-memory views for the partitions this worker now owns."""
+        try:
+            await self._recovered()
+        except Exception as exc:
+            # Faust would swallow it and leave the worker never ready.
+            log.exception("rebuilding after the rebalance failed; stopping the worker")
+            await self.app.crash(exc)
+
+    async def _recovered(self) -> None:
         inputs = set(self._input_topics())
         actives = {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic in inputs}
         rebuilt = self.views.rebuild(self.ctx.state["lead_store"].items(actives), actives)
@@ -249,6 +257,13 @@ def install(ctx) -> None:
     @app.on_partitions_revoked.connect
     async def _paused(sender, revoked, **kwargs) -> None:  # noqa: ARG001
         ctx.metrics.rebalances.inc()
+        sweeper.ready = False
+        # What was handled so far is written before the partitions go: its
+        # inputs may be committed (the new owner then does not read them again).
+        flush = ctx.state.get("flush_lead_events")
+        if flush is not None:
+            await flush()
+        await sweeper.finish()
         sweeper.on_rebalance_start(revoked)
 
     @app.timer(interval=ctx.settings.sweep_interval_seconds, name="sla-sweeper")

@@ -141,8 +141,6 @@ class LeadStore:
     def forget(self, partitions: set[int]) -> None:
         for partition in partitions:
             self._acked.pop(partition, None)
-        for key in [k for k, (p, _, _) in self._staged.items() if p in partitions]:
-            del self._staged[key]
 
     def items(self, partitions: set[int]):
         """(key, value) of every lead of ``partitions``."""
