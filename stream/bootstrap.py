@@ -141,6 +141,7 @@ def create_context(settings: Settings, scorer: Scorer | None = None) -> Context:
         calendar_for=calendars.calendar_for,
         scorer=scorer or build_scorer(policy, segments, live=live_segments.get),
         dedupe_limit=settings.dedupe_ids_per_lead,
+        max_events=settings.max_events_per_lead,
     )
     app = faust_app(settings)
     rep_table = RepTable(policy, processor, calendars)

@@ -43,6 +43,8 @@ class Settings(BaseSettings):
     standby_replicas: Annotated[int, Field(ge=0, le=5)] = 0
     # Event ids remembered per lead for duplicate detection.
     dedupe_ids_per_lead: Annotated[int, Field(ge=16, le=100_000)] = 1024
+    # Events kept per lead; later ones go to dead-letter (docs/limits.md).
+    max_events_per_lead: Annotated[int, Field(ge=16, le=20_000)] = 1000
 
     # Kafka security (docs/security.md). Every Kafka client of the service
     # (the worker's and every command's) is built from these.

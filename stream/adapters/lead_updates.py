@@ -16,6 +16,7 @@ import logging
 import orjson
 
 from schemas.types import format_timestamp
+from stream.adapters.logs import Throttle
 from stream.adapters.tables import LeadStore, StoredLead
 from stream.domain.response_clock import to_datetime
 from stream.service.ingest import key_text, payload_text
@@ -47,6 +48,7 @@ class LeadUpdates:
         self.topics = {name: ctx.settings.topic(name) for name in OUTPUTS}
         self._sent: list = []  # output futures of the staged outcomes
         self._tickets: list[tuple[bytes, int]] = []
+        self._dead_letter_log = Throttle(log)
 
     async def send(self, topic: str, key: bytes | None, value: dict):
         return await self.app.producer.send(self.topics[topic], key, orjson.dumps(value), None, None, None)
@@ -64,7 +66,7 @@ class LeadUpdates:
             "payload": payload,
             "payload_encoding": encoding,
         }
-        log.warning("dead-letter %s[%s]@%s: %s", message.topic, message.partition, message.offset, error)
+        self._dead_letter_log.warning("dead-letter %s[%s]@%s: %s", message.topic, message.partition, message.offset, error)
         await self.send("dead-letter", message.key, value)
 
     async def settle(

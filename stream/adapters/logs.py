@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import sys
+import time
 from datetime import UTC, datetime
 from typing import Any
 
@@ -87,3 +88,27 @@ def setup_early(log_format: str, level: int = logging.WARNING) -> None:
     handler.setFormatter(formatter)
     logging.root.handlers[:] = [handler]
     logging.root.setLevel(level)
+
+
+class Throttle:
+    """At most ``limit`` lines per ``seconds`` for one kind of message; the
+    first line after a quiet spell says how many were held back. A flood of
+    bad input must not flood the log (every record is still dead-lettered)."""
+
+    def __init__(self, logger: logging.Logger, limit: int = 20, seconds: float = 60.0, clock=time.monotonic) -> None:
+        self.logger, self.limit, self.seconds, self.clock = logger, limit, seconds, clock
+        self.window_start = -float("inf")
+        self.logged = self.held = 0
+
+    def warning(self, message: str, *args: Any) -> None:
+        now = self.clock()
+        if now - self.window_start >= self.seconds:
+            if self.held:
+                self.logger.warning("%d more such lines were held back in the last %.0f s", self.held, self.seconds)
+            self.window_start, self.logged, self.held = now, 0, 0
+        if self.logged < self.limit:
+            self.logged += 1
+            self.logger.warning(message, *args)
+        else:
+            self.held += 1
+

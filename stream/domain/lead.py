@@ -65,6 +65,11 @@ class LeadState:
 
     # -- derived ----------------------------------------------------------
     @property
+    def fact_count(self) -> int:
+        """Facts kept: owners, downloads, calls and opportunities."""
+        return len(self.owners) + len(self.downloads) + len(self.calls) + len(self.opportunities)
+
+    @property
     def exists(self) -> bool:
         return self.created_at is not None
 

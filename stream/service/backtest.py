@@ -174,7 +174,7 @@ class Replay:
                 del self.remaining[lead_id]
         if outcome.result == "duplicate":
             self.duplicates += 1
-        else:
+        elif outcome.result == "ok":  # "rejected": over the lead's event limit, as the worker
             self._record(lead_id, outcome, (now, _EVENT, sequence))
         self._forget_if_done(lead_id)
 

@@ -83,7 +83,8 @@ class Derived:
 
 @dataclass(slots=True)
 class Outcome:
-    result: str  # ok | duplicate
+    result: str  # ok | duplicate | rejected (``reason`` says why)
+    reason: str | None = None
     state: LeadState | None = None  # to store; None = unchanged
     # (contract topic, key, value as JSON types)
     outputs: list[tuple[str, str, dict[str, Any]]] = field(default_factory=list)
@@ -120,11 +121,16 @@ class LeadProcessor:
         calendar_for: Callable[[str | None], Any],
         scorer: Scorer,
         dedupe_limit: int = 1024,
+        max_events: int = 1000,
     ) -> None:
         self.policy = policy
         self.calendar_for = calendar_for
         self.scorer = scorer
         self.dedupe_limit = dedupe_limit
+        # Every event re-derives the lead from all its facts, and the whole
+        # state is one changelog record: a lead flooded with events would
+        # grow both without end (and pass Kafka's record size limit).
+        self.max_events = max_events
         response = policy.response
         self.escalation = [(step.at, step.stage) for step in response.escalation]
         # An open clock is overdue past its `breach` stage (the deadline itself without one).
@@ -150,6 +156,13 @@ class LeadProcessor:
         state = state or LeadState(lead_id=event.lead_id)
         if state.has_seen(event.event_id):
             return Outcome(result="duplicate")
+        if state.fact_count >= self.max_events:
+            # The newest is refused, never an old fact: what is decided stays decided.
+            return Outcome(
+                result="rejected",
+                reason=f"lead {event.lead_id!r} already holds {state.fact_count} events, the limit"
+                " (SLA_MAX_EVENTS_PER_LEAD): later ones are not applied",
+            )
         state.remember(event.event_id, self.dedupe_limit)
         self._record(state, event)
         outcome = Outcome(result="ok", state=state)

@@ -7,7 +7,7 @@ import logging.config
 
 import orjson
 
-from stream.adapters.logs import JsonFormatter, TextFormatter, log_config
+from stream.adapters.logs import JsonFormatter, TextFormatter, Throttle, log_config
 
 
 def record(message: str, *args, exc: BaseException | None = None) -> logging.LogRecord:
@@ -46,3 +46,18 @@ def test_the_config_replaces_only_modes_formatters():
         # dictConfig accepts it as mode merges it (handlers and levels are mode's).
         merged = {k: v for k, v in config.items() if k != "merge"}
         logging.config.dictConfig({**merged, "handlers": {}, "root": {"level": "WARNING", "handlers": []}})
+
+
+def test_throttle_logs_at_most_limit_lines_then_says_how_many_it_held_back(caplog):
+    now = [0.0]
+    throttle = Throttle(logging.getLogger("t"), limit=3, seconds=60, clock=lambda: now[0])
+    with caplog.at_level(logging.WARNING, logger="t"):
+        for i in range(10):
+            throttle.warning("bad %d", i)
+        assert [r.getMessage() for r in caplog.records] == ["bad 0", "bad 1", "bad 2"]
+        now[0] = 61
+        throttle.warning("bad %d", 10)
+    assert [r.getMessage() for r in caplog.records][3:] == [
+        "7 more such lines were held back in the last 60 s",
+        "bad 10",
+    ]

@@ -118,6 +118,20 @@ def test_a_repeated_event_id_changes_nothing():
     assert out.result == "duplicate" and out.state is None and out.outputs == []
 
 
+def test_a_lead_keeps_at_most_max_events_facts_and_refuses_the_newest():
+    p = processor()
+    p.max_events = 20
+    state, _ = run(p, [created(), *[call(10 + i, f"k{i}") for i in range(19)]])
+    assert state.fact_count == 20
+    before = state.to_dict()
+    out = p.apply(state, call(5, "late"), LATER)
+    assert out.result == "rejected" and out.state is None and out.outputs == []
+    assert "SLA_MAX_EVENTS_PER_LEAD" in out.reason and "'L'" in out.reason
+    assert state.to_dict() == before  # the first call still stopped the clock
+    # A repeat of a kept event is still a duplicate, not a refusal.
+    assert p.apply(state, call(10, "k0"), LATER).result == "duplicate"
+
+
 def test_reassignment_changes_the_owner_on_the_breach():
     p = processor()
     state, _ = run(p, [created(owner="r-1")])
