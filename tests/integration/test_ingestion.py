@@ -6,7 +6,7 @@ import orjson
 import pytest
 
 from tests.support import events as ev
-from tests.support.kafka import consume, produce, values
+from tests.support.kafka import consume, group_offsets, produce, values
 from tests.support.worker import wait_for
 
 # Every lead workable; plain time; no stage falls due during these tests.
@@ -150,6 +150,11 @@ def test_state_survives_sigkill_and_restart(worker, kafka_bootstrap):
     wait_for(lambda: worker.metric("sla_events_total", topic="lead-created", result="ok") == 1)
     # Let the changelog write and the offset commit happen, then die hard.
     wait_for(lambda: lead_view(worker, "K1")[0] == 200)
+    wait_for(
+        lambda: sum(group_offsets(kafka_bootstrap, worker.env["SLA_APP_ID"], worker.topic("lead-created"))[0].values())
+        == 1,
+        message="the lead-created offset committed",
+    )
     worker.kill()
     worker.start().wait_ready()
     status, view = lead_view(worker, "K1")

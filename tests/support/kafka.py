@@ -94,3 +94,32 @@ def consume(bootstrap: str, topics: list[str] | str, timeout: float = 10.0, unti
 
 def values(records) -> list[dict]:
     return [orjson.loads(r.value) for r in records]
+
+
+def group_offsets(bootstrap: str, group: str, topic: str) -> tuple[dict[int, int], dict[int, int]]:
+    """(committed offset, end offset) by partition of ``topic`` for ``group``;
+    0 where the group never committed."""
+    return asyncio.run(_group_offsets(bootstrap, group, topic))
+
+
+async def _group_offsets(bootstrap: str, group: str, topic: str) -> tuple[dict[int, int], dict[int, int]]:
+    from aiokafka import AIOKafkaConsumer, TopicPartition
+    from aiokafka.admin import AIOKafkaAdminClient
+
+    admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
+    await admin.start()
+    try:
+        (described,) = await admin.describe_topics([topic])
+        tps = [TopicPartition(topic, p["partition"]) for p in described["partitions"]]
+        found = await admin.list_consumer_group_offsets(group, partitions=tps)
+    finally:
+        await admin.close()
+    assert tps, f"{topic} has no partitions"
+    client = AIOKafkaConsumer(bootstrap_servers=bootstrap, enable_auto_commit=False)
+    await client.start()
+    try:
+        ends = await client.end_offsets(tps)
+    finally:
+        await client.stop()
+    committed = {tp.partition: max(0, found[tp].offset) if tp in found else 0 for tp in tps}
+    return committed, {tp.partition: n for tp, n in ends.items()}
