@@ -13,12 +13,12 @@ import math
 from pathlib import Path
 from typing import Any
 
-from bench import breach, burst, deadlines, open_clocks, restart, scrape, standby, targets, throughput
+from bench import breach, burst, deadlines, hostile, open_clocks, restart, scrape, standby, targets, throughput
 from bench.common import fmt, markdown_table, secs
 
 # Report order (SPEC §9 order; run.py runs them in its own order).
 ORDER = ("throughput", "burst", "breach_latency", "open_clocks", "restart", "standby", "scrape", "offline",
-         "deadlines")
+         "hostile", "deadlines")
 
 
 def offline_headline(o: dict) -> dict:
@@ -76,6 +76,7 @@ MODULES = {
     "standby": standby,
     "scrape": scrape,
     "offline": _Offline,
+    "hostile": hostile,
     "deadlines": deadlines,
 }
 

@@ -11,6 +11,7 @@ Sections (``--only`` picks some; every size has a flag):
 * standby: failover of two workers with and without standby replicas;
 * scrape: ``/metrics`` with 2,000 reps, and breach latency while scraping;
 * offline: ``backtest`` and ``analyze`` over 1,000,000 history events;
+* hostile: floods of rep ids, duplicates, orphan events and heavy leads;
 * deadlines: the deadline index in-process (an extra micro-benchmark).
 
 Uses (or starts) the local broker on ``--kafka-port`` (default 39092, or
@@ -39,11 +40,14 @@ from pathlib import Path
 from bench.common import ROOT, code_version, loadavg, machine_facts, source_hash
 
 SECTIONS = (
-    "throughput", "burst", "breach_latency", "open_clocks", "restart", "standby", "scrape", "offline", "deadlines",
+    "throughput", "burst", "breach_latency", "open_clocks", "restart", "standby", "scrape", "offline", "hostile",
+    "deadlines",
 )
 # The order they run in: cheap and broker-free first, the million-clock worker last.
-RUN_ORDER = ("deadlines", "throughput", "burst", "breach_latency", "scrape", "standby", "open_clocks", "offline")
-NEEDS_KAFKA = {"throughput", "burst", "breach_latency", "open_clocks", "restart", "standby", "scrape"}
+RUN_ORDER = (
+    "deadlines", "throughput", "burst", "breach_latency", "scrape", "hostile", "standby", "open_clocks", "offline",
+)
+NEEDS_KAFKA = {"throughput", "burst", "breach_latency", "open_clocks", "restart", "standby", "scrape", "hostile"}
 
 
 def parse_args(argv: list[str] | None) -> argparse.Namespace:
@@ -86,6 +90,8 @@ def parse_args(argv: list[str] | None) -> argparse.Namespace:
     g.add_argument("--scrapes", type=int, default=20, help="scrapes timed (%(default)s)")
     g.add_argument("--scrape-probe-seconds", type=float, default=20.0, help="each probe phase (%(default)s)")
     g.add_argument("--scrape-interval", type=float, default=0.0, help="pause between looping scrapes (%(default)s)")
+    g = p.add_argument_group("hostile input")
+    g.add_argument("--hostile-events", type=int, default=100_000, help="events per flood (%(default)s)")
     g = p.add_argument_group("offline")
     g.add_argument("--offline-events", type=int, default=1_000_000, help="history events (%(default)s)")
     g.add_argument(
@@ -136,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
     logging.basicConfig(level=logging.WARNING)
     logging.getLogger("aiokafka").setLevel(logging.ERROR)  # retries while new topics get leaders
 
-    from bench import breach, burst, deadlines, open_clocks, report, restart, scrape, standby, throughput
+    from bench import breach, burst, deadlines, hostile, open_clocks, report, restart, scrape, standby, throughput
     from bench.harness import PREFIXES, delete_topics, start_broker, stop_broker
 
     started = time.perf_counter()
@@ -225,6 +231,8 @@ def main(argv: list[str] | None = None) -> int:
                     bootstrap, wd, args.scrape_reps, args.scrape_leads, scrapes=args.scrapes,
                     probe_seconds=args.scrape_probe_seconds, probe_rate=args.probe_rate,
                     interval=args.scrape_interval, log=log))
+            elif name == "hostile" and name in chosen:
+                r = section(name, lambda wd: hostile.run(bootstrap, wd, args.hostile_events, log=log))
             elif name == "standby" and name in chosen:
                 r = section(name, lambda wd: standby.run(bootstrap, wd, args.standby_clocks, log=log))
             elif name == "open_clocks" and chosen & {"open_clocks", "restart"}:
