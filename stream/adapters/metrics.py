@@ -40,6 +40,8 @@ NO_TEAM = "none"
 # The five-minute rule: resolution around 300 s, tail up to days.
 RESPONSE_BUCKETS = (10, 30, 60, 120, 180, 240, 300, 450, 600, 900, 1800, 3600, 7200, 14400, 28800, 86400, 259200)
 LAG_BUCKETS = (0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300)
+# Per-rep rendering hands the event loop back this often (reps).
+YIELD_EVERY_REPS = 100
 
 # sla_rep_<name> gauge -> (help, how to read it from the per-window COUNTS)
 _WORKABLE, _ATTEMPTS, _CONNECTED, _PIPELINE, _WITHIN, _MISSED = range(len(COUNTS))
@@ -181,7 +183,9 @@ class RepSlaSeries:
         # (rep label, team) -> window -> summed COUNTS; -> [target, expected]
         windows: dict[tuple[str, str], dict[str, list[int]]] = {}
         marketing: dict[tuple[str, str], list[float]] = {}
-        for rep in reps:
+        for n, rep in enumerate(reps, 1):
+            if n % YIELD_EVERY_REPS == 0:
+                yield ""  # lets the event loop in: a big roster takes a while
             calendar = rep_calendar(self.calendars.calendar_for, rep)
             zone = calendar.zone
             today = today_in.get(zone)

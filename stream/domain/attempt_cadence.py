@@ -11,6 +11,7 @@ hours. Instants are UTC epoch seconds; nothing here reads the wall clock.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
+from functools import lru_cache
 from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
@@ -57,6 +58,13 @@ def window_end(started_at: float, window_days: int, calendar: DayCalendar | None
     (``calendar`` None): ``window_days`` × 24 h."""
     if calendar is None:
         return started_at + window_days * DAY_SECONDS
+    return _calendar_window_end(started_at, window_days, calendar)
+
+
+# Every event re-derives a lead's cadence, and a lead's clock start never
+# changes: the same question comes again and again (backtest replays 1M).
+@lru_cache(maxsize=1 << 16)
+def _calendar_window_end(started_at: float, window_days: int, calendar: DayCalendar) -> float:
     start = to_datetime(started_at)
     horizon = start + timedelta(days=window_days * 14 + 60)
     n = 0
