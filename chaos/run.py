@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import random
+import shutil
 import sys
 import tempfile
 import threading
@@ -146,7 +147,10 @@ def run(seed: int, seconds: float, workers: int, leads: int, broker_restarts: in
         time.sleep(3 * DEADLINE_SECONDS + 5)
         expected = expected_standing(sends)
         observed = _observed(bootstrap, prefix)
-        result = _compare(expected, observed)
+        result = _compare(set(expected), observed)
+        result["diagnosis"] = [
+            _diagnose(expected[event_id], sends, observed, start, workdir) for event_id in result["missed"][:10]
+        ]
         result.update(
             seed=seed, seconds=seconds, workers=workers, leads=leads, records=len(sends),
             sent=sent[0] if sent else 0, kills=kills, broker_restarts=restarts_of_broker,
@@ -171,6 +175,24 @@ def _ready(worker: WorkerProcess) -> bool:
 def _observed(bootstrap: str, prefix: str) -> list[dict]:
     records = consume(bootstrap, f"{prefix}sla-breaches", timeout=15)
     return [orjson.loads(r.value) for r in records]
+
+
+def _diagnose(what: str, sends: list[Send], observed: list[dict], start: float, workdir: Path) -> str:
+    """What the run shows of a missed stage's lead: its records with their
+    send times, its breach events, and the worker log lines naming it."""
+    lead = what.split()[0]
+    lines = [f"missed {what}:"]
+    for send in sends:
+        if send.key == lead:
+            lines.append(f"  sent at +{send.send_at - start:.1f} s: {send.topic} {send.value['occurred_at']}")
+    for event in observed:
+        if event.get("lead_id") == lead:
+            lines.append(f"  on sla-breaches: {event['stage']} {event['event_id']} detected {event.get('detected_at')}")
+    for path in sorted(workdir.glob("w*/worker-*.log")):
+        for line in path.read_text(errors="replace").splitlines():
+            if lead in line:
+                lines.append(f"  {path.parent.name}/{path.name}: {line[:300]}")
+    return "\n".join(lines)
 
 
 def _compare(expected: set[str], events: list[dict]) -> dict:
@@ -205,9 +227,11 @@ def main(argv: list[str] | None = None) -> int:
     p.add_argument("--kafka-port", type=int, default=29092, help="the local broker's port (%(default)s)")
     args = p.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1_000_000)
-    with tempfile.TemporaryDirectory(prefix="sla-chaos-") as tmp:
-        result = run(seed, args.seconds, args.workers, args.leads, args.broker_restarts, args.kafka_port, Path(tmp))
+    workdir = Path(tempfile.mkdtemp(prefix="sla-chaos-"))
+    result = run(seed, args.seconds, args.workers, args.leads, args.broker_restarts, args.kafka_port, workdir)
     ok = not result["missed"] and not result["false"] and not result["stages_with_two_ids"]
+    if ok:
+        shutil.rmtree(workdir, ignore_errors=True)
     log(
         f"seed {seed}: expected {result['expected']} standing breaches, found {result['standing']}: "
         f"{len(result['missed'])} missed, {len(result['false'])} false, {result['repeats']} repeats "
@@ -216,6 +240,9 @@ def main(argv: list[str] | None = None) -> int:
     )
     if not ok:
         log(f"missed: {result['missed'][:10]} false: {result['false'][:10]} two ids: {result['stages_with_two_ids'][:5]}")
+        for text in result["diagnosis"]:
+            log(text)
+        log(f"the workers' data and logs are kept in {workdir}")
     return 0 if ok else 1
 
 

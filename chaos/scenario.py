@@ -94,9 +94,9 @@ def traffic(seed: int, start: float, seconds: float, leads: int, deadline: float
     return out
 
 
-def expected_standing(sends: list[Send], policy: Policy | None = None) -> set[str]:
-    """The event ids of the breach stages that stand once every event is
-    known and every stage has fallen due."""
+def expected_standing(sends: list[Send], policy: Policy | None = None) -> dict[str, str]:
+    """The breach stages that stand once every event is known and every
+    stage has fallen due: event id -> "lead stage", to say what a miss was."""
     policy = policy or parse_policy_text(policy_toml())
     calendars = CalendarBook(policy)
     processor = LeadProcessor(policy, calendars.calendar_for, build_scorer(policy))
@@ -106,11 +106,11 @@ def expected_standing(sends: list[Send], policy: Policy | None = None) -> set[st
         outcome = processor.apply(states.get(send.key), model, 0.0)
         if outcome.state is not None:
             states[send.key] = outcome.state
-    standing = set()
+    standing = {}
     for state in states.values():
         for ob in processor.obligations(state):
             if ob.breached and ob.breach_type == "first_response":
-                standing.add(ob.event_id)
+                standing[ob.event_id] = f"{state.lead_id} {ob.stage}"
     return standing
 
 

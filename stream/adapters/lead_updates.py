@@ -98,6 +98,12 @@ class LeadUpdates:
         tickets, self._tickets = self._tickets, []
         if sent:
             await asyncio.gather(*sent)
+        # A staged state may record stages the sweeper is still emitting
+        # (folded in from ``pending``): it is written only once their breach
+        # events are acknowledged too, or a crash in between loses them.
+        sweeper = self.ctx.state.get("sweeper")
+        if sweeper is not None:
+            await sweeper.breaches_acknowledged()
         await self.store.write_staged(tickets)
 
     def build(self, partition: int, outcome: Outcome) -> StoredLead | None:

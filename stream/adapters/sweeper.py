@@ -56,6 +56,9 @@ class Sweeper:
         self.caught_up: set[int] = set()
         self.in_flight: set[asyncio.Future] = set()
         self.emitting = False
+        # Clear while an emission's breach events are not all acknowledged.
+        self._acknowledged = asyncio.Event()
+        self._acknowledged.set()
         self.emitted_topic = ctx.settings.topic(EMITTED)
         self.breaches_topic = ctx.settings.topic("sla-breaches")
 
@@ -188,7 +191,13 @@ class Sweeper:
         log.error("sweeper: emitting due stages failed: %r; stopping the worker", task.exception())
         asyncio.ensure_future(self.app.crash(task.exception()))
 
+    async def breaches_acknowledged(self) -> None:
+        """Wait until the breach events of the emission under way, if any,
+        are acknowledged (a state may record its stages only then)."""
+        await self._acknowledged.wait()
+
     async def _emit(self, due: dict[int, list[tuple[str, dict]]], now: float, emitted: asyncio.Event) -> None:
+        self._acknowledged.clear()  # set again only once step 2 is acknowledged; a failure stops the worker
         producer = self.app.producer
         # 1. The record of what is emitted, acknowledged: a breach event out
         #    there is always known to the lead's next owner.
@@ -208,6 +217,7 @@ class Sweeper:
                 sent.append(await producer.send(self.breaches_topic, lead_id.encode(), orjson.dumps(value), None, None, None))
                 metrics.breached(value["rep_id"], value["breach_type"], value["stage"], now - stage["due"])
         await asyncio.gather(*sent)
+        self._acknowledged.set()
         emitted.set()
         # 3. The leads' states record them, and their next stage is prepared.
         updates, store, processor = self.ctx.state["lead_updates"], self.ctx.state["lead_store"], self.ctx.processor
