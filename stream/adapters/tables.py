@@ -12,6 +12,8 @@ place would write no changelog record.
 
 from __future__ import annotations
 
+import asyncio
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -70,9 +72,9 @@ class LeadStore:
     copies. The changelog records we send are what Faust would send (raw key
     and value, the lead's partition); the highest acknowledged offset per
     partition is recorded as Faust's persisted offset once a second, so a
-    restart reads only the changelog written since. Faust flushes the
-    producer before it commits input offsets, so a committed input always
-    has its changelog record in Kafka.
+    restart reads only the changelog written since. ``write_staged`` returns
+    only once the changelog records are acknowledged, and inputs are acked
+    after it, so a committed input always has its changelog record in Kafka.
 
     A new value is first *staged* (in memory, what ``get`` answers) and
     written only when the caller knows the outputs that came with it are in
@@ -109,18 +111,27 @@ class LeadStore:
 
     async def write_staged(self, tickets: list[tuple[bytes, int]]) -> None:
         """Write the staged values of ``tickets`` (those not replaced by a
-        newer one meanwhile: its own ticket writes it)."""
+        newer one meanwhile: its own ticket writes it), and return once their
+        changelog records are acknowledged: the caller acks the inputs next,
+        and a failed changelog send must stop the worker before their offsets
+        are committed (Faust's commit only flushes the producer, whose failed
+        sends nobody would see)."""
+        sent = []
         for key, version in tickets:
             staged = self._staged.get(key)
             if staged is None or staged[2] != version:
                 continue
             del self._staged[key]
-            await self.put(staged[0], key, staged[1])
+            sent.append(await self.put(staged[0], key, staged[1]))
+        if sent:
+            await asyncio.gather(*sent)
 
-    async def put(self, partition: int, key: bytes, value: bytes) -> None:
+    async def put(self, partition: int, key: bytes, value: bytes):
+        """Write locally and send the changelog record; returns its future."""
         self._db(partition).put(key, value)
         future = await self.app.producer.send(self.changelog, key, value, partition, None, None)
         future.add_done_callback(lambda f, p=partition: self._sent(p, f))
+        return future
 
     def _sent(self, partition: int, future) -> None:
         if future.cancelled() or future.exception() is not None:

@@ -14,12 +14,7 @@ from tests.support import events as ev
 from tests.support.kafka import consume, produce, values
 from tests.support.worker import wait_for
 
-POLICY = """
-[response]
-deadline_seconds = 86400
-business_hours = false
-[scoring]
-workable_threshold = 0
+POLICY = ev.QUIET_POLICY + """
 [[reps]]
 rep_id = "r-roster"
 team = "blue"

@@ -11,13 +11,7 @@ from tests.support import events as ev
 from tests.support.kafka import produce
 from tests.support.worker import wait_for
 
-POLICY = """
-[response]
-deadline_seconds = 86400
-business_hours = false
-[scoring]
-workable_threshold = 0
-"""
+POLICY = ev.QUIET_POLICY
 LEADS = 16_000
 
 

@@ -8,6 +8,17 @@ from datetime import datetime, timedelta, timezone
 _ids = itertools.count()
 
 
+# Plain time, a day's deadline, every lead workable: each lead opens a clock
+# and no stage falls due during a test.
+QUIET_POLICY = """
+[response]
+deadline_seconds = 86400
+business_hours = false
+[scoring]
+workable_threshold = 0
+"""
+
+
 def ts(at: datetime) -> str:
     return at.astimezone(timezone.utc).isoformat().replace("+00:00", "Z")
 
