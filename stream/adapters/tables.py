@@ -13,7 +13,6 @@ place would write no changelog record.
 from __future__ import annotations
 
 import asyncio
-
 from dataclasses import dataclass
 from typing import Any
 
@@ -150,6 +149,9 @@ class LeadStore:
                 self.table.data.set_persisted_offset(TP(self.changelog, partition), offset)
 
     def forget(self, partitions: set[int]) -> None:
+        """Drop the acknowledged offsets of lost partitions. Staged values
+        stay: their outputs are sent, so the commit under way still writes
+        them (the new owner then finds them in the changelog)."""
         for partition in partitions:
             self._acked.pop(partition, None)
 

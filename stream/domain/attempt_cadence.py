@@ -11,8 +11,8 @@ hours. Instants are UTC epoch seconds; nothing here reads the wall clock.
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
-from functools import lru_cache
 from datetime import date, datetime, time, timedelta
+from functools import lru_cache
 from typing import Any, Protocol
 
 from schemas.types import format_timestamp
