@@ -168,3 +168,17 @@ def test_roster_reps_have_a_response_histogram_before_their_first_response():
     w = Worker()
     assert w.value("sla_first_response_seconds_count", rep="r-2") == 0
     assert w.value("sla_first_response_seconds_bucket", rep="r-2", le="+Inf") == 0
+
+
+def test_a_big_roster_is_rendered_in_parts_that_let_the_event_loop_in():
+    # /metrics awaits between parts: a render that is one part for 2,000
+    # reps would hold the sweeper back for the whole of it.
+    from stream.adapters.metrics import YIELD_EVERY_REPS
+
+    w = Worker()
+    reps = 3 * YIELD_EVERY_REPS
+    for i in range(reps):
+        w.lead(i % 4, f"r-x{i}", date(2026, 12, 3))
+    parts = list(w.metrics.rep_series.render(NOW, w.metrics._labels))
+    assert parts.count("") >= reps // YIELD_EVERY_REPS
+    assert w.value("sla_rep_workable_leads", rep="r-x0", team="none", window="7d") == 1
