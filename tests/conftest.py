@@ -22,10 +22,31 @@ def prefix():
     return unique_prefix()
 
 
+# What the workers of a failed test said last, printed at the very end of
+# the run, where a CI log that keeps only its tail still shows it.
+WORKER_LOG_LINES = 12
+_failed_worker_logs: list[tuple[str, str]] = []
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_makereport(item, call):  # noqa: ARG001
+    report = (yield).get_result()
+    if report.failed and report.when in ("call", "setup"):
+        for worker in getattr(item, "sla_workers", ()):
+            _failed_worker_logs.append((f"{item.name} {worker.workdir.name}", worker.tail(WORKER_LOG_LINES, records_only=True, width=200)))
+
+
+def pytest_terminal_summary(terminalreporter):
+    for title, tail in _failed_worker_logs:
+        terminalreporter.write_sep("-", f"worker log tail: {title}")
+        terminalreporter.write_line(tail)
+
+
 @pytest.fixture
-def make_worker(kafka_bootstrap, tmp_path):
+def make_worker(kafka_bootstrap, tmp_path, request):
     """Factory for worker processes sharing one topic prefix per test."""
     workers = []
+    request.node.sla_workers = workers
     shared = {"prefix": unique_prefix()}
 
     def factory(policy: str | None = None, name: str = "w", **env) -> WorkerProcess:

@@ -109,11 +109,16 @@ class WorkerProcess:
             time.sleep(0.25)
         raise AssertionError(f"worker not ready within {timeout}s:\n{self.tail()}")
 
-    def tail(self, lines: int = 60) -> str:
+    def tail(self, lines: int = 60, records_only: bool = False, width: int | None = None) -> str:
+        """The log's last ``lines``; ``records_only`` skips the lines of
+        Faust's tables and tracebacks (log records start with a ``[``)."""
         try:
-            return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-lines:])
+            text = self.log_path.read_text(errors="replace").splitlines()
         except OSError:
             return ""
+        if records_only:
+            text = [line for line in text if line.startswith("[")]
+        return "\n".join(line[:width] for line in text[-lines:])
 
     def metrics(self) -> dict[tuple[str, tuple], float]:
         """{(sample name, sorted label items): value}"""
