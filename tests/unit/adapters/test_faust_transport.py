@@ -100,3 +100,54 @@ def test_the_livelock_check_skips_a_partition_awaiting_a_reset(monkeypatch):
     # Faust's own check would have read the missing position.
     with pytest.raises(AssertionError):
         _ = c.state(NEVER).position
+
+
+def consumer_with(acked: dict, committed: dict, gaps: dict | None = None, assigned=None):
+    from collections import defaultdict
+
+    from intervaltree import IntervalTree
+
+    from stream.adapters.faust_transport import Consumer
+
+    consumer = object.__new__(Consumer)
+    consumer._acked = defaultdict(list, acked)
+    consumer._committed_offset = defaultdict(lambda: None, committed)
+    consumer._gap = defaultdict(IntervalTree, {tp: IntervalTree.from_tuples(g) for tp, g in (gaps or {}).items()})
+    consumer.assignment = lambda: set(assigned if assigned is not None else acked)
+    return consumer
+
+
+def test_skipped_records_are_those_below_the_first_acknowledged_offset():
+    a, b, c, d = (TopicPartition("lead-created", p) for p in range(4))
+    consumer = consumer_with(
+        acked={a: [33, 34], b: [561, 562, 600], c: [], d: [12]},
+        committed={a: 33, b: 33, c: 5, d: None},
+    )
+    # a: acknowledged from its committed offset on; c: nothing acknowledged;
+    # d: never committed (nothing to compare with).
+    assert consumer.skipped() == {b: (33, 561)}
+
+
+def test_offsets_without_records_and_lost_partitions_are_not_skipped():
+    a, b = TopicPartition("reps", 0), TopicPartition("lead-created", 1)
+    consumer = consumer_with(
+        acked={a: [51], b: [90]}, committed={a: 10, b: 40}, gaps={a: [(10, 51)]}, assigned={a}
+    )
+    assert consumer.skipped() == {}
+
+
+def test_a_partition_skipped_at_two_looks_is_read_again_from_its_committed_offset():
+    a, b = TopicPartition("lead-created", 0), TopicPartition("lead-created", 1)
+    consumer = consumer_with(acked={a: [561, 562], b: [70]}, committed={a: 33, b: 60})
+    sought = []
+
+    async def seek(tp, offset):
+        sought.append((tp, offset))
+
+    consumer.seek = seek
+    seen = asyncio.run(consumer.reread_skipped({}))
+    assert sought == []  # once is not enough: a commit may be on its way
+    consumer._committed_offset[b] = 71  # b's commit came
+    consumer._acked[b] = []
+    asyncio.run(consumer.reread_skipped(seen))
+    assert sought == [(a, 33)]
