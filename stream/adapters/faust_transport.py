@@ -38,6 +38,7 @@ import logging
 from collections.abc import Mapping
 
 from aiokafka import TopicPartition
+from aiokafka.errors import IllegalStateError
 from faust.transport.drivers import aiokafka as driver
 from mode import Service
 
@@ -60,13 +61,19 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
             committed[tp] = offset
             if offset is None or offset < 0:
                 never.append(tp)
-            else:
+            elif tp in client.assignment():
+                # A rebalance may have taken it meanwhile: seeking it would
+                # raise, and leave the partitions after it where they are.
                 client.seek(tp, offset)
+        never = [tp for tp in never if tp in client.assignment()]
         if never:
-            if self.app.conf.consumer_auto_offset_reset == "latest":
-                await client.seek_to_end(*never)
-            else:
-                await client.seek_to_beginning(*never)
+            try:
+                if self.app.conf.consumer_auto_offset_reset == "latest":
+                    await client.seek_to_end(*never)
+                else:
+                    await client.seek_to_beginning(*never)
+            except IllegalStateError:
+                pass  # unassigned meanwhile: the rebalance's own seek comes next
         return committed
 
     def verify_event_path(self, now: float, tp) -> None:

@@ -151,3 +151,34 @@ def test_a_partition_skipped_at_two_looks_is_read_again_from_its_committed_offse
     consumer._acked[b] = []
     asyncio.run(consumer.reread_skipped(seen))
     assert sought == [(a, 33)]
+
+
+def test_a_partition_taken_by_a_rebalance_during_the_seek_leaves_the_others_sought():
+    from aiokafka.errors import IllegalStateError
+
+    taken, kept = TopicPartition("lead-created", 1), TopicPartition("lead-created", 2)
+
+    class Rebalancing(Client):
+        gone: set = set()
+
+        def assignment(self):
+            return super().assignment() - self.gone
+
+        async def committed(self, tp):
+            if tp == taken:  # the rebalance takes it while its offset is looked up
+                self.gone = {taken}
+            return await super().committed(tp)
+
+        def seek(self, tp, offset):
+            if tp not in self.assignment():
+                raise IllegalStateError(f"No current assignment for partition {tp}")  # as aiokafka
+            super().seek(tp, offset)
+
+    async def seek():
+        c = Rebalancing({taken: 7, kept: 5, NEVER: None}, {NEVER: 3}, {NEVER: 9})
+        return c, await thread_over(c)._seek_every_partition()
+
+    c, _ = asyncio.run(seek())
+    assert c.assignment() == {kept, NEVER}
+    assert c.state(kept).position == 5
+    assert c.state(NEVER).reset_strategy == 0
