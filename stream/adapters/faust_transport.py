@@ -21,9 +21,9 @@ so this could happen at any rebalance; a worker taking over its dead
 peer's partitions crashed so in about one run in ten). The detector here
 skips a partition without a position.
 
-Records can still be skipped after a rebalance, rarely (one start in about
-five in ``tests/integration/test_rebalance_input.py``, where 528 records of
-one partition were never delivered to the agent, cause not found). The
+Records can still be skipped after a rebalance, rarely (1 start in 10 in
+``tests/integration/test_rebalance_input.py``, where 528 records of one
+partition were never delivered to the agent; cause not found). The
 commit never passes them: Faust commits only up to the first offset not
 acknowledged, and the agents acknowledge in order. So a partition whose
 acknowledged offsets start above its committed offset, and stay so over two

@@ -48,6 +48,9 @@ def test_dev_runs_everything_and_ctrl_c_stops_it(kafka_bootstrap, tmp_path):
         stdout=log,
         stderr=subprocess.STDOUT,
         start_new_session=True,
+        # Ctrl-C is the SIGINT below: a run started in the background by a
+        # shell without job control ignores SIGINT, and the child would too.
+        preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
     )
     base = f"http://127.0.0.1:{port}"
     try:
