@@ -33,7 +33,8 @@ def pytest_runtest_makereport(item, call):  # noqa: ARG001
     report = (yield).get_result()
     if report.failed and report.when in ("call", "setup"):
         for worker in getattr(item, "sla_workers", ()):
-            _failed_worker_logs.append((f"{item.name} {worker.workdir.name}", worker.tail(WORKER_LOG_LINES, records_only=True, width=200)))
+            tail = worker.tail(WORKER_LOG_LINES, records_only=True, width=200)
+            _failed_worker_logs.append((f"{item.name} {worker.workdir.name}", tail))
 
 
 def pytest_terminal_summary(terminalreporter):

@@ -38,7 +38,6 @@ import logging
 from collections.abc import Mapping
 
 from aiokafka import TopicPartition
-from aiokafka.errors import IllegalStateError
 from faust.transport.drivers import aiokafka as driver
 from mode import Service
 
@@ -65,15 +64,13 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
                 # A rebalance may have taken it meanwhile: seeking it would
                 # raise, and leave the partitions after it where they are.
                 client.seek(tp, offset)
+        # No await between this filter and the seek's own assignment check: it cannot raise.
         never = [tp for tp in never if tp in client.assignment()]
         if never:
-            try:
-                if self.app.conf.consumer_auto_offset_reset == "latest":
-                    await client.seek_to_end(*never)
-                else:
-                    await client.seek_to_beginning(*never)
-            except IllegalStateError:
-                pass  # unassigned meanwhile: the rebalance's own seek comes next
+            if self.app.conf.consumer_auto_offset_reset == "latest":
+                await client.seek_to_end(*never)
+            else:
+                await client.seek_to_beginning(*never)
         return committed
 
     def verify_event_path(self, now: float, tp) -> None:
