@@ -217,6 +217,18 @@ def _compare(expected: set[str], events: list[dict]) -> dict:
     }
 
 
+def _rereads(workdir: Path) -> dict[str, int]:
+    """How often the workers found input skipped and read it again
+    (stream/adapters/faust_transport.py logs each time)."""
+    counts = {"withheld": 0, "accepted": 0, "sought": 0}
+    for path in workdir.glob("w*/worker-*.log"):
+        text = path.read_text(errors="replace")
+        counts["withheld"] += text.count("were not delivered: not acknowledged")
+        counts["accepted"] += text.count("taken for offsets without records")
+        counts["sought"] += text.count("were skipped: reading them again")
+    return counts
+
+
 def main(argv: list[str] | None = None) -> int:
     p = argparse.ArgumentParser(prog="python -m chaos", description=__doc__.splitlines()[0])
     p.add_argument("--seed", type=int, default=None, help="scenario and chaos seed (default: random, printed)")
@@ -230,13 +242,16 @@ def main(argv: list[str] | None = None) -> int:
     workdir = Path(tempfile.mkdtemp(prefix="sla-chaos-"))
     result = run(seed, args.seconds, args.workers, args.leads, args.broker_restarts, args.kafka_port, workdir)
     ok = not result["missed"] and not result["false"] and not result["stages_with_two_ids"]
+    rereads = _rereads(workdir)
     if ok:
         shutil.rmtree(workdir, ignore_errors=True)
     log(
         f"seed {seed}: expected {result['expected']} standing breaches, found {result['standing']}: "
         f"{len(result['missed'])} missed, {len(result['false'])} false, {result['repeats']} repeats "
         f"(same id), {result['retractions']} retractions; {result['kills']} SIGKILLs, "
-        f"{result['broker_restarts']} broker restarts, {result['worker_restarts']} worker starts"
+        f"{result['broker_restarts']} broker restarts, {result['worker_restarts']} worker starts; "
+        f"skipped input read again: {rereads['withheld']} gaps held back, {rereads['accepted']} of them "
+        f"taken for holes, {rereads['sought']} partitions sought back"
     )
     if not ok:
         log(f"missed: {result['missed'][:10]} false: {result['false'][:10]} two ids: {result['stages_with_two_ids'][:5]}")

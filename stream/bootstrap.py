@@ -20,6 +20,7 @@ from stream.adapters.kafka import ssl_context
 from stream.adapters.lead_views import LeadViews
 from stream.adapters.logs import log_config
 from stream.adapters.metrics import Metrics, RepLabels, RepSlaSeries
+from stream.adapters.topics import EMITTED, LEAD_INPUTS
 from stream.policy import Policy
 from stream.service.calendars import CalendarBook
 from stream.service.deadlines import DeadlineIndex
@@ -103,7 +104,7 @@ def faust_app(settings: Settings) -> faust.App:
         stream_processing_timeout=settings.stall_timeout_seconds,
         logging_config=log_config(settings.log_format),
     )
-    faust_transport.install(app)
+    faust_transport.install(app, [settings.topic(name) for name in (*LEAD_INPUTS, EMITTED)])
     return app
 
 

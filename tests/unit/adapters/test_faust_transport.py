@@ -113,6 +113,7 @@ def consumer_with(acked: dict, committed: dict, gaps: dict | None = None, assign
     consumer._acked = defaultdict(list, acked)
     consumer._committed_offset = defaultdict(lambda: None, committed)
     consumer._gap = defaultdict(IntervalTree, {tp: IntervalTree.from_tuples(g) for tp, g in (gaps or {}).items()})
+    consumer._acked_index = defaultdict(set)
     consumer.assignment = lambda: set(assigned if assigned is not None else acked)
     return consumer
 
@@ -182,3 +183,30 @@ def test_a_partition_taken_by_a_rebalance_during_the_seek_leaves_the_others_soug
     assert c.assignment() == {kept, NEVER}
     assert c.state(kept).position == 5
     assert c.state(NEVER).reset_strategy == 0
+
+
+def test_a_gap_on_a_lead_topic_is_read_again_before_it_is_taken_for_missing_offsets():
+    from types import SimpleNamespace
+
+    lead, reps = TopicPartition("lead-created", 3), TopicPartition("reps", 3)
+    consumer = consumer_with(acked={lead: [420, 421, 443], reps: []}, committed={lead: 420, reps: 40})
+    consumer.transport = SimpleNamespace(checked_topics=frozenset({"lead-created"}))
+    consumer._committed_offset[lead] = 422  # 420 and 421 committed
+    consumer._acked[lead] = [443]
+
+    # Delivered 443 right after 421: Faust would acknowledge 422..442.
+    asyncio.run(consumer._add_gap(lead, 422, 443))
+    assert not consumer._gap[lead]
+    assert consumer._new_offset(lead) is None  # the commit waits
+    assert consumer.skipped() == {lead: (422, 443)}  # and the watchdog reads them again
+
+    # Read again, and the same offsets are absent again: holes, acknowledged.
+    asyncio.run(consumer._add_gap(lead, 422, 443))
+    assert consumer._new_offset(lead) == 444
+
+    # A compacted topic's holes, and a single offset (a transaction marker), at once.
+    asyncio.run(consumer._add_gap(reps, 41, 90))
+    assert consumer._gap[reps]
+    other = TopicPartition("lead-created", 0)
+    asyncio.run(consumer._add_gap(other, 7, 8))
+    assert consumer._gap[other]
