@@ -36,7 +36,7 @@ delivered is more than one offset past the last one read, Faust takes the
 offsets between for holes (compaction, transaction markers) and
 acknowledges them. A long chaos run lost leads so: a worker that had just
 taken two partitions read two records of each from the committed offset,
-then was delivered the newest ones, and the commit passed the 13 and 21
+then was delivered the newest ones, and the commit passed about 13 and 21
 records between, which no worker ever processed. On the lead topics
 (never compacted) such a gap is not acknowledged the first time: the
 commit waits, the check above reads the partition again, and only a gap
