@@ -35,7 +35,7 @@ That check could not see a skip that Faust covers itself: when the record
 delivered is more than one offset past the last one read, Faust takes the
 offsets between for holes (compaction, transaction markers) and
 acknowledges them. A long chaos run lost leads so: a worker that had just
-taken two partitions read two records of each from the committed offset,
+taken two partitions read a few records of each from the committed offset,
 then was delivered the newest ones, and the commit passed about 13 and 21
 records between, which no worker ever processed. On the lead topics
 (never compacted) such a gap is not acknowledged the first time: the
