@@ -37,11 +37,12 @@ offsets between for holes (compaction, transaction markers) and
 acknowledges them. A long chaos run lost leads so: a worker that had just
 taken two partitions read a few records of each from the committed offset,
 then was delivered the newest ones, and the commit passed about 13 and 21
-records between, which no worker ever processed. On the lead topics
-(never compacted) such a gap is not acknowledged the first time: the
-commit waits, the check above reads the partition again, and only a gap
-found again at the same place is taken for offsets without records. A gap
-of one offset (a transaction marker) is acknowledged at once.
+records between, which no worker ever processed. On the lead topics and
+``sla-emitted`` (never compacted) such a gap is not acknowledged the first
+time: the commit waits, the check above (or the partition's next owner)
+reads the partition again from the commit, and only a gap found again at
+the same place is taken for offsets without records. A gap of one offset
+(a transaction marker) is acknowledged at once.
 """
 
 from __future__ import annotations
@@ -98,6 +99,11 @@ class ConsumerThread(driver.AIOKafkaConsumerThread):
 
 
 class Consumer(driver.Consumer):
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        # tp -> the offset delivered after the last gap held back on it
+        self._withheld_gaps: dict = {}
+
     def _new_consumer_thread(self) -> ConsumerThread:
         return ConsumerThread(self, loop=self.loop, beacon=self.beacon)
 
@@ -105,9 +111,8 @@ class Consumer(driver.Consumer):
         """Faust's hook for offsets ``offset_from .. offset_to - 1`` that were
         not delivered before ``offset_to`` was."""
         if tp.topic in self.transport.checked_topics and offset_to - offset_from > 1:
-            withheld = self.__dict__.setdefault("_withheld_gaps", {})
-            if withheld.get(tp) != offset_to:
-                withheld[tp] = offset_to
+            if self._withheld_gaps.get(tp) != offset_to:
+                self._withheld_gaps[tp] = offset_to
                 log.warning(
                     "records %s[%s]@%d..%d were not delivered: not acknowledged, so they are read again",
                     tp.topic, tp.partition, offset_from, offset_to - 1,

@@ -114,6 +114,7 @@ def consumer_with(acked: dict, committed: dict, gaps: dict | None = None, assign
     consumer._committed_offset = defaultdict(lambda: None, committed)
     consumer._gap = defaultdict(IntervalTree, {tp: IntervalTree.from_tuples(g) for tp, g in (gaps or {}).items()})
     consumer._acked_index = defaultdict(set)
+    consumer._withheld_gaps = {}
     consumer.assignment = lambda: set(assigned if assigned is not None else acked)
     return consumer
 
@@ -189,10 +190,9 @@ def test_a_gap_on_a_lead_topic_is_read_again_before_it_is_taken_for_missing_offs
     from types import SimpleNamespace
 
     lead, reps = TopicPartition("lead-created", 3), TopicPartition("reps", 3)
-    consumer = consumer_with(acked={lead: [420, 421, 443], reps: []}, committed={lead: 420, reps: 40})
+    # 420 and 421 read and committed, then 443 delivered.
+    consumer = consumer_with(acked={lead: [443], reps: []}, committed={lead: 422, reps: 40})
     consumer.transport = SimpleNamespace(checked_topics=frozenset({"lead-created"}))
-    consumer._committed_offset[lead] = 422  # 420 and 421 committed
-    consumer._acked[lead] = [443]
 
     # Delivered 443 right after 421: Faust would acknowledge 422..442.
     asyncio.run(consumer._add_gap(lead, 422, 443))
