@@ -62,16 +62,19 @@ class LabelCache:
 
 
 class CounterFamily:
-    """A counter with a ``rep`` label and fixed other labels, as a dict."""
+    """A counter with a ``rep`` label and fixed other labels, as a dict. A
+    series' line is kept until it changes: a scrape formats what changed."""
 
     def __init__(self, name: str, help_text: str, labels: Sequence[str]) -> None:
         self.name = name
         self.help_text = help_text
         self.labels = tuple(labels)
         self.values: dict[tuple[str, ...], float] = {}
+        self._lines: dict[tuple[str, ...], str] = {}
 
     def inc(self, *label_values: str, amount: float = 1.0) -> None:
         self.values[label_values] = self.values.get(label_values, 0.0) + amount
+        self._lines.pop(label_values, None)
 
     def get(self, *label_values: str) -> float:
         return self.values.get(label_values, 0.0)
@@ -80,9 +83,13 @@ class CounterFamily:
         family = Family(f"{self.name}_total", "counter", self.help_text)
         sample = f"{self.name}_total"
         others = self.labels[1:]
+        kept = self._lines
         for key in sorted(self.values):
-            rest = "".join(f',{name}="{label_value(v)}"' for name, v in zip(others, key[1:]))
-            family.add(sample, cache.rep(key[0]) + rest, self.values[key])
+            line = kept.get(key)
+            if line is None:
+                rest = "".join(f',{name}="{label_value(v)}"' for name, v in zip(others, key[1:]))
+                line = kept[key] = f"{sample}{{{cache.rep(key[0])}{rest}}} {number(self.values[key])}"
+            family.lines.append(line)
         return family.text()
 
 
@@ -96,6 +103,8 @@ class HistogramFamily:
         self._le = [f'le="{number(b)}"' for b in self.bounds] + ['le="+Inf"']
         # rep -> [count per bucket (not cumulative) ..., +Inf bucket, sum]
         self.values: dict[str, list[float]] = {}
+        self._text: dict[str, str] = {}  # rep -> its lines, until it changes
+
 
     def _row(self, rep: str) -> list[float]:
         row = self.values.get(rep)
@@ -111,6 +120,7 @@ class HistogramFamily:
         row = self._row(rep)
         row[bisect.bisect_left(self.bounds, value)] += 1
         row[-1] += value
+        self._text.pop(rep, None)
 
     def count(self, rep: str) -> float:
         row = self.values.get(rep)
@@ -118,15 +128,22 @@ class HistogramFamily:
 
     def render(self, cache: LabelCache) -> str:
         family = Family(self.name, "histogram", self.help_text)
-        bucket, total, count = f"{self.name}_bucket", f"{self.name}_sum", f"{self.name}_count"
-        lines = family.lines
+        kept = self._text
         for rep in sorted(self.values):
-            row = self.values[rep]
-            labels = cache.rep(rep)
-            running = 0.0
-            for le, n in zip(self._le, row[:-1]):
-                running += n
-                lines.append(f"{bucket}{{{le},{labels}}} {number(running)}")
-            lines.append(f"{count}{{{labels}}} {number(running)}")
-            lines.append(f"{total}{{{labels}}} {number(row[-1])}")
+            text = kept.get(rep)
+            if text is None:
+                text = kept[rep] = self._rep_text(rep, cache.rep(rep))
+            family.lines.append(text)
         return family.text()
+
+    def _rep_text(self, rep: str, labels: str) -> str:
+        bucket, total, count = f"{self.name}_bucket", f"{self.name}_sum", f"{self.name}_count"
+        row = self.values[rep]
+        lines = []
+        running = 0.0
+        for le, n in zip(self._le, row[:-1]):
+            running += n
+            lines.append(f"{bucket}{{{le},{labels}}} {number(running)}")
+        lines.append(f"{count}{{{labels}}} {number(running)}")
+        lines.append(f"{total}{{{labels}}} {number(row[-1])}")
+        return "\n".join(lines)

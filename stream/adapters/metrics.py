@@ -18,15 +18,18 @@ are formatted directly (``stream.adapters.exposition``).
 
 from __future__ import annotations
 
+import math
 import time
+from collections import Counter as Tally
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from datetime import date, tzinfo
+from typing import NamedTuple
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, ProcessCollector, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
-from stream.adapters.exposition import CounterFamily, Family, HistogramFamily, LabelCache
+from stream.adapters.exposition import CounterFamily, Family, HistogramFamily, LabelCache, number
 from stream.domain.rep_stats import UNASSIGNED, business_days_progress, expected_to_date, local_day, rep_calendar
 from stream.policy import Policy
 from stream.service.backtest import active_reps, target_for
@@ -92,11 +95,27 @@ class RepLabels:
         return OTHER
 
 
+class _Row(NamedTuple):
+    """One rep's part of its label's per-rep gauges."""
+
+    key: tuple[str, str]  # (rep label, team label)
+    counts: tuple[int, ...]  # COUNTS per window of LIVE_WINDOWS, one after the other
+    pacing: tuple[int, float] | None  # (monthly target, expected to date); None: no target
+
+
 class RepSlaSeries:
     """The per-rep gauges of this worker's active partitions, read at scrape
     time: open, uncontacted and overdue clocks from the deadline index; the
     cohort windows from the per-rep day buckets; and the marketing target and
-    expected-to-date (the same on every worker)."""
+    expected-to-date (the same on every worker).
+
+    A scrape costs what changed since the last one: each rep's row is kept
+    and summed into its label's, and redone only when the rep table reports
+    the rep changed; everything is redone when a local day turns or the
+    roster changes. The text of a label's samples is kept while its values
+    stay the same. So a roster of thousands, or a flood of ids folded into
+    ``other``, costs a scrape little beyond the reps that had events.
+    """
 
     def __init__(
         self,
@@ -111,9 +130,21 @@ class RepSlaSeries:
         self.calendars = calendars
         self.policy = policy
         self.rep_label = rep_label
-        # (rep, local date) -> (elapsed, in month) business days; dropped when the roster changes
-        self._progress: dict[tuple[str, date], tuple[int, int]] = {}
-        self._progress_version = -1
+        self._version: int | None = None  # the roster version the rows were made for
+        self._days: dict[tzinfo, date] = {}  # the local day the rows were made for, per zone
+        self._active: frozenset[str] = frozenset()
+        self._target: Callable[[str], int | None] = lambda rep: None
+        self._pending: set[str] = set()  # reps whose row is to be redone
+        # (calendar, local day) -> (elapsed, in month) business days: reps share calendars
+        self._progress: dict[tuple[object, date], tuple[int, int]] = {}
+        self._rows: dict[str, _Row] = {}
+        # per (rep label, team): summed counts, reps in it, tally of pacings
+        self._sums: dict[tuple[str, str], list[int]] = {}
+        self._members: dict[tuple[str, str], int] = {}
+        self._pacing: dict[tuple[str, str], Tally[tuple[int, float]]] = {}
+        # (rep label, team) -> (sums it was made for, one text per REP_GAUGES family)
+        self._text: dict[tuple[str, str], tuple[tuple[int, ...], list[str]]] = {}
+        self._marketing_text: dict[tuple[str, str], tuple[tuple[int, float], tuple[str, str]]] = {}
 
     def _key(self, rep: str | None) -> tuple[str, str]:
         """(rep label, team label); reps folded into ``other`` have no one team."""
@@ -128,8 +159,7 @@ class RepSlaSeries:
         yield from self._open_clocks(now, labels, cache)
         yield from self._rep_windows(now, labels, cache)
         info = Family("sla_rep_info", "gauge", "1 for every rep label this worker exports, with the rep's team.")
-        for label, team in sorted(labels):
-            info.add("sla_rep_info", cache.rep_team(label, team), 1)
+        info.lines.extend(f"sla_rep_info{{{cache.rep_team(label, team)}}} 1.0" for label, team in sorted(labels))
         yield info.text()
 
     def _open_clocks(self, now: float, labels: set[tuple[str, str]], cache: LabelCache) -> Iterator[str]:
@@ -140,7 +170,9 @@ class RepSlaSeries:
         yield open_clocks.text()
         counts: dict[str, int] = {}
         starts: dict[str, float] = {}
-        for rep, count, started_at in self.index.open_by_rep():
+        for n, (rep, count, started_at) in enumerate(self.index.open_by_rep(), 1):
+            if n % (10 * YIELD_EVERY_REPS) == 0:
+                yield ""
             key = self._key(rep)
             labels.add(key)
             label = key[0]
@@ -172,49 +204,112 @@ class RepSlaSeries:
                 family.add(name, cache.rep(label), values[label])
             yield family.text()
 
-    def _rep_windows(self, now: float, labels: set[tuple[str, str]], cache: LabelCache) -> Iterator[str]:
-        roster = self.calendars.roster()
-        reps = set(active_reps(self.policy, roster)) | set(self.rep_table.reps())
-        target = target_for(self.policy, roster)
-        if self._progress_version != self.calendars.version:
+    # -- the cohort windows and marketing pacing, kept per rep -----------------
+    def _refresh(self, now: float) -> None:
+        """Mark the reps whose rows are out of date at ``now``."""
+        changed = self.rep_table.take_changed()
+        turned = any(local_day(now, zone) != day for zone, day in self._days.items())
+        if changed is None or turned or self._version != self.calendars.version:
+            roster = self.calendars.roster()
+            self._version = self.calendars.version
+            self._days.clear()
             self._progress.clear()
-            self._progress_version = self.calendars.version
-        today_in: dict[tzinfo, date] = {}
-        # (rep label, team) -> window -> summed COUNTS; -> [target, expected]
-        windows: dict[tuple[str, str], dict[str, list[int]]] = {}
-        marketing: dict[tuple[str, str], list[float]] = {}
-        for n, rep in enumerate(reps, 1):
+            self._active = frozenset(active_reps(self.policy, roster))
+            self._target = target_for(self.policy, roster)
+            for kept in (self._rows, self._sums, self._members, self._pacing, self._text, self._marketing_text):
+                kept.clear()
+            self._pending = set(self._active) | set(self.rep_table.reps())
+        else:
+            self._pending |= changed
+
+    def _redo(self, rep: str, now: float) -> None:
+        old = self._rows.pop(rep, None)
+        if old is not None:
+            self._fold(old, -1)
+        if rep not in self._active and not self.rep_table.has(rep):
+            return
+        calendar = rep_calendar(self.calendars.calendar_for, rep)
+        today = self._days.get(calendar.zone)
+        if today is None:
+            today = self._days[calendar.zone] = local_day(now, calendar.zone)
+        windows = self.rep_table.window_counts(rep, today)
+        counts = tuple(n for window in LIVE_WINDOWS for n in windows[window])
+        monthly = None if rep == UNASSIGNED else self._target(rep)
+        pacing = None
+        if monthly is not None:
+            progress = self._progress.get((calendar, today))
+            if progress is None:
+                progress = self._progress[(calendar, today)] = business_days_progress(calendar, today)
+            pacing = (monthly, expected_to_date(monthly, *progress) or 0.0)
+        row = self._rows[rep] = _Row(self._key(rep), counts, pacing)
+        self._fold(row, +1)
+
+    def _fold(self, row: _Row, sign: int) -> None:
+        """Add (or take away) one rep's row from its label's sums."""
+        key = row.key
+        sums = self._sums.get(key)
+        if sums is None:
+            sums = self._sums[key] = [0] * len(row.counts)
+            self._pacing[key] = Tally()
+        for i, n in enumerate(row.counts):
+            sums[i] += sign * n
+        if row.pacing is not None:
+            pacing = self._pacing[key]
+            pacing[row.pacing] += sign
+            if not pacing[row.pacing]:
+                del pacing[row.pacing]
+        members = self._members[key] = self._members.get(key, 0) + sign
+        if not members:
+            for kept in (self._sums, self._members, self._pacing, self._text, self._marketing_text):
+                kept.pop(key, None)
+
+    def _texts(self, key: tuple[str, str], cache: LabelCache) -> list[str]:
+        """The key's sample lines of each REP_GAUGES family, remade only when its sums change."""
+        sums = tuple(self._sums[key])
+        kept = self._text.get(key)
+        if kept is not None and kept[0] == sums:
+            return kept[1]
+        rep_team = cache.rep_team(*key)
+        width = len(COUNTS)
+        texts = []
+        for name, _, read in REP_GAUGES:
+            lines = []
+            for w, window in enumerate(LIVE_WINDOWS):
+                value = read(sums[w * width : (w + 1) * width])
+                lines.append(f'{name}{{{rep_team},window="{window}"}} {number(value)}')
+            texts.append("\n".join(lines))
+        self._text[key] = (sums, texts)
+        return texts
+
+    def _marketing(self, key: tuple[str, str], cache: LabelCache) -> tuple[str, str] | None:
+        pacing = self._pacing[key]
+        if not pacing:
+            return None
+        values = (sum(t * n for (t, _), n in pacing.items()), math.fsum(e * n for (_, e), n in pacing.items()))
+        kept = self._marketing_text.get(key)
+        if kept is not None and kept[0] == values:
+            return kept[1]
+        rep_team = cache.rep_team(*key)
+        texts = (
+            f"sla_marketing_target{{{rep_team}}} {number(values[0])}",
+            f"sla_marketing_expected_to_date{{{rep_team}}} {number(values[1])}",
+        )
+        self._marketing_text[key] = (values, texts)
+        return texts
+
+    def _rep_windows(self, now: float, labels: set[tuple[str, str]], cache: LabelCache) -> Iterator[str]:
+        self._refresh(now)
+        n = 0
+        while self._pending:  # a scrape cut short leaves the rest for the next
+            self._redo(self._pending.pop(), now)
+            n += 1
             if n % YIELD_EVERY_REPS == 0:
                 yield ""  # lets the event loop in: a big roster takes a while
-            calendar = rep_calendar(self.calendars.calendar_for, rep)
-            zone = calendar.zone
-            today = today_in.get(zone)
-            if today is None:
-                today = today_in[zone] = local_day(now, zone)
-            key = self._key(rep)
-            mine = self.rep_table.window_counts(rep, today)
-            into = windows.setdefault(key, {})
-            for window, counts in mine.items():
-                into[window] = [a + b for a, b in zip(into[window], counts)] if window in into else counts
-            monthly = None if rep == UNASSIGNED else target(rep)
-            if monthly is None:
-                continue
-            progress = self._progress.get((rep, today))
-            if progress is None:
-                if len(self._progress) > 4 * len(reps) + 64:
-                    self._progress.clear()  # yesterday's answers
-                progress = self._progress[(rep, today)] = business_days_progress(calendar, today)
-            expected = expected_to_date(monthly, *progress) or 0.0
-            totals = marketing.setdefault(key, [0.0, 0.0])
-            totals[0] += monthly
-            totals[1] += expected
-        ordered = sorted(windows.items())
-        for name, help_text, read in REP_GAUGES:
+        ordered = sorted(self._sums)
+        texts = [self._texts(key, cache) for key in ordered]
+        for i, (name, help_text, _) in enumerate(REP_GAUGES):
             family = Family(name, "gauge", help_text + " This worker's partitions.")
-            for (label, team), per_window in ordered:
-                rep_team = cache.rep_team(label, team)
-                for window in LIVE_WINDOWS:
-                    family.add(name, f'{rep_team},window="{window}"', read(per_window[window]))
+            family.lines.extend(t[i] for t in texts)
             yield family.text()
         target_family = Family(
             "sla_marketing_target", "gauge", "The month's workable-lead target per rep (same on every worker)."
@@ -224,12 +319,14 @@ class RepSlaSeries:
             "gauge",
             "Target × elapsed business days ÷ business days in the month, per rep (same on every worker).",
         )
-        for (label, team), (monthly, expected) in sorted(marketing.items()):
-            target_family.add("sla_marketing_target", cache.rep_team(label, team), monthly)
-            expected_family.add("sla_marketing_expected_to_date", cache.rep_team(label, team), expected)
+        for key in ordered:
+            pair = self._marketing(key, cache)
+            if pair is not None:
+                target_family.lines.append(pair[0])
+                expected_family.lines.append(pair[1])
         yield target_family.text()
         yield expected_family.text()
-        labels.update(windows)
+        labels.update(ordered)
 
 
 class WorkerCollector(Collector):

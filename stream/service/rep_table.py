@@ -44,7 +44,6 @@ from stream.service.leads import LeadProcessor
 COUNTS = ("workable_leads", "attempts", "connected_leads", "pipeline_leads", "clocks_within_sla", "clocks_missed")
 # Windows exported as metrics (`all` grows without end: the JSON table has it).
 LIVE_WINDOWS = ("7d", "30d", "mtd")
-_ONE_DAY = timedelta(days=1)
 
 
 def _counts(part: RepDay) -> tuple[int, ...]:
@@ -117,6 +116,8 @@ class RepTable:
         self._counts: dict[str, dict[date, list[int]]] = {}
         # (partition, rep, local day of detection) -> (breach_type, stage) -> standing breach events
         self._detected: dict[tuple[int, str, date], Counter[tuple[str, str]]] = {}
+        # reps whose _counts changed since take_changed(); None: all may have
+        self._changed: set[str] | None = None
 
     def contribution(self, state: LeadState, now: float, rules: LeadRules | None = None) -> RepDay | None:
         """The lead's part of its rep's day bucket as of ``now``; ``rules``:
@@ -176,6 +177,8 @@ class RepTable:
             self._add(partition, new, +1)
 
     def _add(self, partition: int, part: RepDay, sign: int) -> None:
+        if self._changed is not None:
+            self._changed.add(part.rep)
         days = self._counts.setdefault(part.rep, {})
         counts = days.setdefault(part.day, [0] * len(COUNTS))
         for i, n in enumerate(_counts(part)):
@@ -196,6 +199,14 @@ class RepTable:
         self._buckets.clear()
         self._counts.clear()
         self._detected.clear()
+        self._changed = None
+
+    def take_changed(self) -> set[str] | None:
+        """The reps whose counts changed since the last call, or None when
+        any may have (at first, and after a clear). For one reader: the
+        metrics, which keep each rep's windows until its counts change."""
+        changed, self._changed = self._changed, set()
+        return changed
 
     def drop_partitions(self, partitions: Iterable[int]) -> None:
         """Forget the buckets of ``partitions`` (revoked: another worker owns them now)."""
@@ -209,23 +220,28 @@ class RepTable:
         """Reps with a bucket on this worker."""
         return list(self._counts)
 
+    def has(self, rep: str) -> bool:
+        return rep in self._counts
+
     def window_counts(self, rep: str, today: date, windows: Iterable[str] = LIVE_WINDOWS) -> dict[str, list[int]]:
         """``rep``'s COUNTS per window ending on local date ``today``, summed
-        over this worker's partitions. Costs one lookup per day of the
-        longest window, whatever the history."""
+        over this worker's partitions. Costs the fewer of the rep's days and
+        the days of the longest window, whatever the history."""
         days = self._counts.get(rep, {})
-        out = {}
-        for window in windows:
-            first = window_first_day(window, today)
-            total = [0] * len(COUNTS)
-            day = today
-            while day >= first:
-                counts = days.get(day)
-                if counts is not None:
+        firsts = [(window, window_first_day(window, today)) for window in windows]
+        out = {window: [0] * len(COUNTS) for window in windows}
+        earliest = min((first for _, first in firsts), default=today)
+        span = (today - earliest).days + 1
+        if len(days) <= span:
+            found = [(day, counts) for day, counts in days.items() if earliest <= day <= today]
+        else:
+            found = [(day, days[day]) for day in (today - timedelta(days=i) for i in range(span)) if day in days]
+        for day, counts in found:
+            for window, first in firsts:
+                if day >= first:
+                    total = out[window]
                     for i, n in enumerate(counts):
                         total[i] += n
-                day -= _ONE_DAY
-            out[window] = total
         return out
 
     def local_buckets(self) -> list[RepDay]:

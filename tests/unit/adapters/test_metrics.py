@@ -182,3 +182,64 @@ def test_a_big_roster_is_rendered_in_parts_that_let_the_event_loop_in():
     parts = list(w.metrics.rep_series.render(NOW, w.metrics._labels))
     assert parts.count("") >= reps // YIELD_EVERY_REPS
     assert w.value("sla_rep_workable_leads", rep="r-x0", team="none", window="7d") == 1
+
+
+def test_a_scrape_redoes_only_the_reps_that_changed_and_shows_their_new_values():
+    w = Worker()
+    for i in range(50):
+        w.lead(i % 4, f"r-x{i}", date(2026, 12, 3))
+    w.text()
+    asked: list[str] = []
+    window_counts = w.table.window_counts
+    w.table.window_counts = lambda rep, today: asked.append(rep) or window_counts(rep, today)
+    w.lead(0, "r-x7", date(2026, 12, 2), attempts=2)
+    w.metrics.scored("r-x7", True)
+    w.metrics.responded("r-x7", 42.0)
+    assert w.value("sla_rep_workable_leads", rep="r-x7", team="none", window="7d") == 2
+    assert w.value("sla_rep_attempts", rep="r-x7", team="none", window="7d") == 2
+    assert w.value("sla_leads_scored_total", rep="r-x7", workable="true") == 1
+    assert w.value("sla_first_response_seconds_count", rep="r-x7") == 1
+    assert asked == ["r-x7"]  # the first of the scrapes above; the others redo nothing
+    assert w.value("sla_rep_workable_leads", rep="r-x8", team="none", window="7d") == 1
+
+
+def test_a_rep_whose_leads_all_leave_this_worker_is_no_longer_exported():
+    w = Worker()
+    w.lead(3, "r-x1", date(2026, 12, 3))
+    assert w.value("sla_rep_workable_leads", rep="r-x1", team="none", window="7d") == 1
+    w.table.drop_partitions([3])
+    assert w.value("sla_rep_workable_leads", rep="r-x1", team="none", window="7d") is None
+    assert w.value("sla_rep_info", rep="r-x1", team="none") is None
+    # Roster reps stay, at zero.
+    w.lead(3, "r-1", date(2026, 12, 3))
+    w.text()
+    w.table.drop_partitions([3])
+    assert w.value("sla_rep_workable_leads", rep="r-1", team="east", window="7d") == 0
+
+
+def test_the_windows_move_when_the_local_day_turns():
+    w = Worker()
+    w.lead(0, "r-1", date(2026, 11, 27))  # six days before NOW's Thursday
+    assert w.value("sla_rep_workable_leads", rep="r-1", team="east", window="7d") == 1
+    later = NOW + 2 * 86400
+    texts = b"".join(w.metrics.render(later)).decode()
+    assert 'sla_rep_workable_leads{rep="r-1",team="east",window="7d"} 0.0' in texts
+    assert 'sla_rep_workable_leads{rep="r-1",team="east",window="30d"} 1.0' in texts
+
+
+def test_ids_beyond_the_label_cap_are_summed_as_they_change():
+    w = Worker(max_labels=2)
+    w.metrics.scored("x-0", True)  # labels go first come: x-0 and x-1
+    w.metrics.scored("x-1", True)
+    for i in range(10):
+        w.lead(i % 4, f"x-{i}", date(2026, 12, 3))
+    assert w.value("sla_rep_workable_leads", rep="other", team="none", window="7d") == 8
+    w.lead(0, "x-9", date(2026, 12, 3), attempts=1)
+    w.table.drop_partitions([1])  # x-1's lead, x-5's and one of x-9's leave
+    assert w.value("sla_rep_workable_leads", rep="x-1", team="none", window="7d") is None
+    assert w.value("sla_rep_workable_leads", rep="other", team="none", window="7d") == 7
+    assert w.value("sla_rep_attempts", rep="other", team="none", window="7d") == 1
+    # Each of the 7 other ids has the default target, and its share of expected-to-date.
+    assert w.value("sla_marketing_target", rep="other", team="none") == 7 * 100
+    expected = w.value("sla_marketing_expected_to_date", rep="other", team="none")
+    assert expected == pytest.approx(7 * 100 * 3 / 22)
