@@ -7,7 +7,10 @@ headers once for all of them."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable
+
+import orjson
 
 from stream.adapters.tables import StoredLead
 from stream.domain.rep_stats import RepDay
@@ -46,15 +49,42 @@ class LeadViews:
 
     def rebuild(self, items: Iterable[tuple[bytes, bytes]], partitions: set[int]) -> int:
         """Forget everything, then add every stored lead of ``partitions``
-        (``items``: the table's keys and raw values); returns how many."""
+        (``items``: the table's keys and raw values); returns how many.
+
+        The worker is not ready meanwhile, so this is what a restart waits
+        for: leads are counted per distinct rep-day and segment contribution
+        (most leads share one with many others) and each distinct one is
+        added once, times its count."""
         self.clear()
         count = 0
+        index = self.index
+        rep_days: Counter[tuple[int, bytes]] = Counter()
+        # (partition, segment, day, counts as JSON) -> [leads, latest fact]
+        segments: dict[tuple[int, bytes], list] = {}
         for key, raw in items:
             stored = StoredLead.decode(raw, with_state=False)
             if stored is None or stored.partition not in partitions:
                 continue
-            self.replace(key.decode("utf-8"), None, stored)
+            p, lead_id = stored.partition, key.decode("utf-8")
+            index.schedule(p, lead_id, stored.wakeup)
+            index.set_open(p, lead_id, stored.open_clock)
+            if stored.rep_day:
+                rep_days[(p, orjson.dumps(stored.rep_day))] += 1
+            if stored.detections:
+                self.rep_table.replace_detections(p, None, stored.detections)
+            if stored.segment:
+                group = segments.get((p, orjson.dumps(stored.segment[:3])))
+                if group is None:
+                    segments[(p, orjson.dumps(stored.segment[:3]))] = [1, stored.segment[3]]
+                else:
+                    group[0] += 1
+                    if stored.segment[3] is not None and (group[1] is None or stored.segment[3] > group[1]):
+                        group[1] = stored.segment[3]
             count += 1
+        for (p, part), n in rep_days.items():
+            self.rep_table.add(p, RepDay.from_dict(orjson.loads(part)), n)
+        for (p, part), (n, latest) in segments.items():
+            self.segments.add(p, [*orjson.loads(part), latest], n)
         for p in partitions:
-            self.index.schedule(p, "", None)  # make every owned partition known
+            index.schedule(p, "", None)  # make every owned partition known
         return count

@@ -142,6 +142,14 @@ class PartitionTally:
         if new is not None:
             self._apply(partition, new[0], new[1], SegmentCounts.from_dict(new[2]), new[3])
 
+    def add(self, partition: int, contribution: Contribution, times: int = 1) -> None:
+        """Add ``times`` leads whose contribution is ``contribution`` (a
+        rebuild; its latest fact: the latest of theirs)."""
+        counts = SegmentCounts.from_dict(contribution[2])
+        if times != 1:
+            counts = SegmentCounts(*(times * getattr(counts, name) for name in SegmentCounts.__slots__))
+        self._apply(partition, contribution[0], contribution[1], counts, contribution[3])
+
     def _apply(self, partition: int, segment: str, day: str, delta: SegmentCounts, latest: float | None) -> None:
         key = (partition, segment)
         tally = self._tallies.get(key)

@@ -176,6 +176,10 @@ class RepTable:
         if new is not None:
             self._add(partition, new, +1)
 
+    def add(self, partition: int, part: RepDay, times: int = 1) -> None:
+        """Add ``times`` leads whose contribution is ``part`` (a rebuild)."""
+        self._add(partition, part, times)
+
     def _add(self, partition: int, part: RepDay, sign: int) -> None:
         if self._changed is not None:
             self._changed.add(part.rep)
