@@ -34,7 +34,8 @@ class CompactedTopicReader:
             client.subscribe([self.topic])
             ends = None
             while True:
-                batch = await client.getmany(timeout_ms=500, max_records=1000)
+                # short waits until loaded: the worker is not ready before
+                batch = await client.getmany(timeout_ms=500 if self.loaded.is_set() else 50, max_records=1000)
                 for records in batch.values():
                     for record in records:
                         self.records += 1

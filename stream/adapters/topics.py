@@ -23,6 +23,10 @@ SEGMENT_STATS = "sla-segment-stats"
 MARKETING_CHECKS = "sla-marketing-checks"
 
 COMPACTED = {"cleanup.policy": "compact"}
+# Compacted and rewritten every second per key: roll a segment every ten
+# minutes so the cleaner can compact it, or every worker start reads every
+# snapshot ever published (Kafka's default rolls weekly).
+SNAPSHOTS = {**COMPACTED, "segment.ms": str(600_000), "min.cleanable.dirty.ratio": "0.1"}
 
 
 @dataclass(frozen=True)
@@ -43,7 +47,7 @@ def all_topics(settings: Settings) -> list[TopicSpec]:
     specs += [TopicSpec(settings.topic(name), n) for name in OUTPUTS]
     # Needed until the lead's state records it (seconds), or after an outage.
     specs.append(TopicSpec(settings.topic(EMITTED), n, {"retention.ms": str(7 * 86_400_000)}))
-    specs.append(TopicSpec(settings.topic(SEGMENT_STATS), n, COMPACTED))
+    specs.append(TopicSpec(settings.topic(SEGMENT_STATS), n, SNAPSHOTS))
     specs.append(TopicSpec(settings.topic(MARKETING_CHECKS), n, COMPACTED))
     specs.append(TopicSpec(changelog_name(settings, "leads"), n, COMPACTED))
     return specs
