@@ -8,8 +8,8 @@ re-deriving the lead: a "Monday morning" of a hundred thousand stages due
 in one second costs a table read and two sends each.
 
 The emission is written ahead to the internal ``sla-emitted`` topic, on the
-lead's own partition, and acknowledged before the breach events go out;
-once they are acknowledged too, the sweeper records the stages in the leads'
+lead's own partition, in records of up to 500 leads, each acknowledged
+before its breach events go out; once those are acknowledged too, the sweeper records the stages in the leads'
 states (through the changelog) and prepares their next stages. Until then
 the worker keeps them in memory (``pending``), and the lead agent folds them
 into any event of that lead first. A record whose stages a state does not
@@ -40,6 +40,11 @@ log = logging.getLogger(__name__)
 # Leads per sla-emitted record (about 600 bytes each): well under Kafka's
 # default 1 MB message limit.
 LEADS_PER_RECORD = 500
+# Due leads one sweep takes on, over all its partitions: a Monday morning of
+# 100,000 goes out in one sweep; more waits for the next (memory stays bounded).
+DUE_PER_SWEEP = 200_000
+# Leads whose states are updated between two looks at the event loop.
+LEADS_PER_YIELD = 200
 
 
 class Sweeper:
@@ -130,7 +135,8 @@ class Sweeper:
         whose time has come, a clock past its deadline)."""
         store = self.ctx.state["lead_store"]
         out = []
-        for lead_id in self.index.pop_due(partition, now):
+        limit = max(10_000, DUE_PER_SWEEP // max(1, len(self.active)))
+        for lead_id in self.index.pop_due(partition, now, limit):
             stored = StoredLead.decode(store.get(partition, lead_id.encode()), with_state=False)
             if stored is None:
                 continue
@@ -199,32 +205,45 @@ class Sweeper:
     async def _emit(self, due: dict[int, list[tuple[str, dict]]], now: float, emitted: asyncio.Event) -> None:
         self._acknowledged.clear()  # set again only once step 2 is acknowledged; a failure stops the worker
         producer = self.app.producer
-        # 1. The record of what is emitted, acknowledged: a breach event out
-        #    there is always known to the lead's next owner.
-        sent = []
-        for partition, items in due.items():
-            for i in range(0, len(items), LEADS_PER_RECORD):
-                leads = [{"lead_id": lead, "emitted": [stage]} for lead, stage in items[i : i + LEADS_PER_RECORD]]
-                record = {"run": self.ctx.run_id, "leads": leads}
-                sent.append(await producer.send(self.emitted_topic, None, orjson.dumps(record), partition, None, None))
-        await asyncio.gather(*sent)
-        # 2. The breach events.
-        sent = []
         metrics = self.ctx.metrics
-        for items in due.values():
+
+        async def breach_events(recorded, items: list[tuple[str, dict]]) -> None:
+            # 2. The breach events, once their record is acknowledged.
+            await recorded
+            sent = []
             for lead_id, stage in items:
                 value = stage["value"]
                 sent.append(await producer.send(self.breaches_topic, lead_id.encode(), orjson.dumps(value), None, None, None))
                 metrics.breached(value["rep_id"], value["breach_type"], value["stage"], now - stage["due"])
-        await asyncio.gather(*sent)
+            await asyncio.gather(*sent)
+
+        # 1. The record of what is emitted, acknowledged: a breach event out
+        #    there is always known to the lead's next owner. Each record's
+        #    breach events go as soon as it is acknowledged, not after all.
+        chunks = []
+        for partition, items in due.items():
+            for i in range(0, len(items), LEADS_PER_RECORD):
+                part = items[i : i + LEADS_PER_RECORD]
+                leads = [{"lead_id": lead, "emitted": [stage]} for lead, stage in part]
+                record = {"run": self.ctx.run_id, "leads": leads}
+                recorded = await producer.send(self.emitted_topic, None, orjson.dumps(record), partition, None, None)
+                chunks.append(asyncio.ensure_future(breach_events(recorded, part)))
+        try:
+            await asyncio.gather(*chunks)
+        except BaseException:
+            for chunk in chunks:
+                chunk.cancel()
+            raise
         self._acknowledged.set()
         emitted.set()
         # 3. The leads' states record them, and their next stage is prepared.
         updates, store, processor = self.ctx.state["lead_updates"], self.ctx.state["lead_store"], self.ctx.processor
         for partition, items in due.items():
-            for lead_id, _ in items:
+            for n, (lead_id, _) in enumerate(items, 1):
                 if partition not in self.active:
                     continue  # lost meanwhile: the new owner reads the record
+                if n % LEADS_PER_YIELD == 0:
+                    await asyncio.sleep(0)  # the agents and the next sweep go on meanwhile
                 key = lead_id.encode()
                 old = StoredLead.decode(store.get(partition, key))
                 stages = self.pending.pop(lead_id, [])
