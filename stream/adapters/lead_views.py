@@ -57,34 +57,38 @@ class LeadViews:
         added once, times its count."""
         self.clear()
         count = 0
-        index = self.index
         rep_days: Counter[tuple[int, bytes]] = Counter()
         # (partition, segment, day, counts as JSON) -> [leads, latest fact]
         segments: dict[tuple[int, bytes], list] = {}
-        for key, raw in items:
-            stored = StoredLead.decode(raw, with_state=False)
-            if stored is None or stored.partition not in partitions:
-                continue
-            p, lead_id = stored.partition, key.decode("utf-8")
-            index.schedule(p, lead_id, stored.wakeup)
-            index.set_open(p, lead_id, stored.open_clock)
-            if stored.rep_day:
-                rep_days[(p, orjson.dumps(stored.rep_day))] += 1
-            if stored.detections:
-                self.rep_table.replace_detections(p, None, stored.detections)
-            if stored.segment:
-                group = segments.get((p, orjson.dumps(stored.segment[:3])))
-                if group is None:
-                    segments[(p, orjson.dumps(stored.segment[:3]))] = [1, stored.segment[3]]
-                else:
-                    group[0] += 1
-                    if stored.segment[3] is not None and (group[1] is None or stored.segment[3] > group[1]):
-                        group[1] = stored.segment[3]
-            count += 1
+
+        def deadlines():
+            nonlocal count
+            for key, raw in items:
+                stored = StoredLead.decode(raw, with_state=False)
+                if stored is None or stored.partition not in partitions:
+                    continue
+                p = stored.partition
+                yield p, key.decode("utf-8"), stored.wakeup, stored.open_clock
+                if stored.rep_day:
+                    rep_days[(p, orjson.dumps(stored.rep_day))] += 1
+                if stored.detections:
+                    self.rep_table.replace_detections(p, None, stored.detections)
+                segment = stored.segment
+                if segment:
+                    group = segments.get((p, orjson.dumps(segment[:3])))
+                    if group is None:
+                        segments[(p, orjson.dumps(segment[:3]))] = [1, segment[3]]
+                    else:
+                        group[0] += 1
+                        if segment[3] is not None and (group[1] is None or segment[3] > group[1]):
+                            group[1] = segment[3]
+                count += 1
+
+        self.index.load(deadlines())
         for (p, part), n in rep_days.items():
             self.rep_table.add(p, RepDay.from_dict(orjson.loads(part)), n)
         for (p, part), (n, latest) in segments.items():
             self.segments.add(p, [*orjson.loads(part), latest], n)
         for p in partitions:
-            index.schedule(p, "", None)  # make every owned partition known
+            self.index.schedule(p, "", None)  # make every owned partition known
         return count

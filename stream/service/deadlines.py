@@ -147,6 +147,38 @@ class DeadlineIndex:
             if len(self._not_overdue) > 2 * self._open + 4096:
                 self._compact()
 
+    def load(self, leads: Iterable[tuple[int, str, float | None, Sequence | None]]) -> None:
+        """Fill the index, empty so far, with ``(partition, lead, wakeup, open
+        clock)`` of many leads (a rebuild): what :meth:`schedule` and
+        :meth:`set_open` do per lead, with each heap made in one pass."""
+        if self._leads:
+            raise ValueError("load() fills an empty index")
+        leads_, heaps, oldest, not_overdue, rep_open = (
+            self._leads, self._heaps, self._rep_oldest, self._not_overdue, self._rep_open
+        )
+        intern = sys.intern
+        for partition, lead_id, wakeup, clock in leads:
+            if lead_id in leads_:  # the same lead twice: the last wins, as it would lead by lead
+                self.schedule(partition, lead_id, wakeup)
+                self.set_open(partition, lead_id, clock)
+                continue
+            if wakeup is None and clock is None:
+                continue
+            entry = leads_[lead_id] = _Entry(lead_id, partition)
+            if wakeup is not None:
+                entry.wakeup = wakeup
+                heaps.setdefault(partition, []).append((wakeup, lead_id))
+            if clock is not None:
+                owner = intern(clock[1]) if clock[1] is not None else None
+                entry.clock = (clock[0], owner, clock[2] if len(clock) > 2 else None)
+                self._open += 1
+                rep_open[owner] += 1
+                oldest.setdefault(owner, []).append((clock[0], lead_id))
+                if entry.clock[2] is not None:
+                    not_overdue.append((entry.clock[2], lead_id))
+        for heap in (*heaps.values(), *oldest.values(), not_overdue):
+            heapq.heapify(heap)
+
     def _compact(self) -> None:
         # Closed clocks leave stale heap entries behind (an overdue instant may
         # be days away over a weekend): drop them once they outnumber the live ones.

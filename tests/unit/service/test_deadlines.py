@@ -79,3 +79,27 @@ def test_the_oldest_open_clocks_of_some_owners():
     index.set_open(1, "c", (200.0, None, 500.0))
     east = index.oldest_open(10, owners=lambda owner: owner is not None and owner.startswith("east"))
     assert [lead for lead, _, _ in east] == ["a"]
+
+
+def test_loading_many_leads_at_once_is_the_same_as_adding_them_one_by_one():
+    import random
+
+    rng = random.Random(3)
+    leads = []
+    for i in range(500):
+        wakeup = rng.choice([None, 100.0 + rng.random() * 50])
+        clock = rng.choice([None, (rng.random() * 100, rng.choice(["r-1", "r-2", None]), 120.0 + rng.random() * 20)])
+        leads.append((i % 4, f"L{i % 450}", wakeup, clock))  # some leads twice: the last wins
+    one_by_one, loaded = DeadlineIndex(), DeadlineIndex()
+    for partition, lead, wakeup, clock in leads:
+        one_by_one.schedule(partition, lead, wakeup)
+        one_by_one.set_open(partition, lead, clock)
+    loaded.load(leads)
+    assert loaded.open_clocks == one_by_one.open_clocks
+    assert sorted(loaded.open_by_rep(), key=str) == sorted(one_by_one.open_by_rep(), key=str)
+    assert loaded.overdue_by_rep(130.0) == one_by_one.overdue_by_rep(130.0)
+    assert loaded.oldest_open(10) == one_by_one.oldest_open(10)
+    for p in range(4):
+        assert loaded.pop_due(p, 125.0) == one_by_one.pop_due(p, 125.0)
+        assert loaded.next_wakeup(p) == one_by_one.next_wakeup(p)
+        assert sorted(loaded.pop_due(p, 1e9)) == sorted(one_by_one.pop_due(p, 1e9))
