@@ -7,7 +7,6 @@ headers once for all of them."""
 
 from __future__ import annotations
 
-import asyncio
 from collections import Counter
 from collections.abc import Iterable
 
@@ -19,16 +18,12 @@ from stream.service.deadlines import DeadlineIndex
 from stream.service.live_segments import PartitionTally
 from stream.service.rep_table import RepTable
 
-# Stored leads read between two looks at the event loop in a rebuild (about 0.1 s).
-LEADS_PER_YIELD = 10_000
-
 
 class LeadViews:
     def __init__(self, index: DeadlineIndex, rep_table: RepTable, segments: PartitionTally) -> None:
         self.index = index
         self.rep_table = rep_table
         self.segments = segments
-        self._generation = 0  # bumped by every clear or drop: a rebuild under way then stops
 
     def replace(self, lead_id: str, old: StoredLead | None, new: StoredLead) -> None:
         """The lead changed from ``old`` (as stored before, None if new) to ``new``."""
@@ -42,66 +37,54 @@ class LeadViews:
         self.segments.replace(p, old.segment if old is not None else None, new.segment)
 
     def clear(self) -> None:
-        self._generation += 1  # a rebuild under way stops at its next look at the event loop
         self.index.clear()
         self.rep_table.clear()
         self.segments.clear()
 
     def drop_partitions(self, partitions: Iterable[int]) -> None:
-        self._generation += 1
         partitions = set(partitions)
         self.index.drop_partitions(partitions)
         self.rep_table.drop_partitions(partitions)
         self.segments.drop_partitions(partitions)
 
-    async def rebuild(self, items: Iterable[tuple[bytes, bytes]], partitions: set[int]) -> int | None:
+    def rebuild(self, items: Iterable[tuple[bytes, bytes]], partitions: set[int]) -> int:
         """Forget everything, then add every stored lead of ``partitions``
-        (``items``: the table's keys and raw values); returns how many, or
-        None when a rebalance began meanwhile (the next rebuild redoes it).
+        (``items``: the table's keys and raw values); returns how many.
 
         The worker is not ready meanwhile, so this is what a restart waits
         for: leads are counted per distinct rep-day and segment contribution
         (most leads share one with many others) and each distinct one is
-        added once, times its count. It lets the event loop in every
-        ``LEADS_PER_YIELD`` leads: Kafka heartbeats go on (a member silent
-        for a session timeout is thrown out of the group, which means one
-        more rebalance) and ``/readyz`` answers. The agents are paused
-        until the rebuild returns (Faust resumes the partitions after the
-        recovery callbacks)."""
+        added once, times its count."""
         self.clear()
-        generation = self._generation
         count = 0
         rep_days: Counter[tuple[int, bytes]] = Counter()
         # (partition, segment, day, counts as JSON) -> [leads, latest fact]
         segments: dict[tuple[int, bytes], list] = {}
-        chunk: list[tuple[int, str, float | None, list | None]] = []
-        for key, raw in items:
-            stored = StoredLead.decode(raw, with_state=False)
-            if stored is None or stored.partition not in partitions:
-                continue
-            p = stored.partition
-            chunk.append((p, key.decode("utf-8"), stored.wakeup, stored.open_clock))
-            if stored.rep_day:
-                rep_days[(p, orjson.dumps(stored.rep_day))] += 1
-            if stored.detections:
-                self.rep_table.replace_detections(p, None, stored.detections)
-            segment = stored.segment
-            if segment:
-                group = segments.get((p, orjson.dumps(segment[:3])))
-                if group is None:
-                    segments[(p, orjson.dumps(segment[:3]))] = [1, segment[3]]
-                else:
-                    group[0] += 1
-                    if segment[3] is not None and (group[1] is None or segment[3] > group[1]):
-                        group[1] = segment[3]
-            count += 1
-            if len(chunk) >= LEADS_PER_YIELD:
-                self.index.load(chunk, heapify=False)
-                chunk = []
-                await asyncio.sleep(0)
-                if self._generation != generation:
-                    return None
-        self.index.load(chunk)  # and every heap is made
+
+        def deadlines():
+            nonlocal count
+            for key, raw in items:
+                stored = StoredLead.decode(raw, with_state=False)
+                if stored is None or stored.partition not in partitions:
+                    continue
+                p = stored.partition
+                yield p, key.decode("utf-8"), stored.wakeup, stored.open_clock
+                if stored.rep_day:
+                    rep_days[(p, orjson.dumps(stored.rep_day))] += 1
+                if stored.detections:
+                    self.rep_table.replace_detections(p, None, stored.detections)
+                segment = stored.segment
+                if segment:
+                    group = segments.get((p, orjson.dumps(segment[:3])))
+                    if group is None:
+                        segments[(p, orjson.dumps(segment[:3]))] = [1, segment[3]]
+                    else:
+                        group[0] += 1
+                        if segment[3] is not None and (group[1] is None or segment[3] > group[1]):
+                            group[1] = segment[3]
+                count += 1
+
+        self.index.load(deadlines())
         for (p, part), n in rep_days.items():
             self.rep_table.add(p, RepDay.from_dict(orjson.loads(part)), n)
         for (p, part), (n, latest) in segments.items():

@@ -95,10 +95,7 @@ class Sweeper:
     async def _recovered(self) -> None:
         inputs = set(self._input_topics())
         actives = {tp.partition for tp in self.app.assignor.assigned_actives() if tp.topic in inputs}
-        rebuilt = await self.views.rebuild(self.ctx.state["lead_store"].items(actives), actives)
-        if rebuilt is None:
-            log.info("rebuild of the deadline index left: a rebalance began meanwhile")
-            return
+        rebuilt = self.views.rebuild(self.ctx.state["lead_store"].items(actives), actives)
         self.active = actives
         self.caught_up = set()
         tps = [tp for tp in self.app.consumer.assignment() if tp.topic in inputs]

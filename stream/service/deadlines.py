@@ -147,18 +147,18 @@ class DeadlineIndex:
             if len(self._not_overdue) > 2 * self._open + 4096:
                 self._compact()
 
-    def load(self, leads: Iterable[tuple[int, str, float | None, Sequence | None]], heapify: bool = True) -> None:
-        """Add ``(partition, lead, wakeup, open clock)`` of many leads (a
-        rebuild): what :meth:`schedule` and :meth:`set_open` do per lead,
-        with each heap made in one pass. ``heapify=False`` leaves the heaps
-        unordered, for more calls: :meth:`heapify` once after the last, and
-        pop nothing before."""
+    def load(self, leads: Iterable[tuple[int, str, float | None, Sequence | None]]) -> None:
+        """Fill the index, empty so far, with ``(partition, lead, wakeup, open
+        clock)`` of many leads (a rebuild): what :meth:`schedule` and
+        :meth:`set_open` do per lead, with each heap made in one pass."""
+        if self._leads:
+            raise ValueError("load() fills an empty index")
         leads_, heaps, oldest, not_overdue, rep_open = (
             self._leads, self._heaps, self._rep_oldest, self._not_overdue, self._rep_open
         )
         intern = sys.intern
         for partition, lead_id, wakeup, clock in leads:
-            if lead_id in leads_:  # a lead known already: as it would go lead by lead
+            if lead_id in leads_:  # the same lead twice: the last wins, as it would lead by lead
                 self.schedule(partition, lead_id, wakeup)
                 self.set_open(partition, lead_id, clock)
                 continue
@@ -176,11 +176,7 @@ class DeadlineIndex:
                 oldest.setdefault(owner, []).append((clock[0], lead_id))
                 if entry.clock[2] is not None:
                     not_overdue.append((entry.clock[2], lead_id))
-        if heapify:
-            self.heapify()
-
-    def heapify(self) -> None:
-        for heap in (*self._heaps.values(), *self._rep_oldest.values(), self._not_overdue):
+        for heap in (*heaps.values(), *oldest.values(), not_overdue):
             heapq.heapify(heap)
 
     def _compact(self) -> None:

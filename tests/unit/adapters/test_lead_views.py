@@ -1,16 +1,13 @@
 """After a rebalance the in-memory views are rebuilt from the stored leads'
 headers: the result must be what the live updates had built, lead by lead."""
 
-import asyncio
 import tomllib
 from datetime import date
 
 import orjson
-import pytest
 
 from bench.harness import policy_toml
 from bench.workload import call, download, lead_created, ts
-from stream.adapters import lead_views
 from stream.adapters.lead_views import LeadViews
 from stream.adapters.tables import StoredLead
 from stream.policy import parse_policy
@@ -63,9 +60,7 @@ def events(i: int, rng: random.Random) -> list[tuple[str, dict]]:
     return out
 
 
-@pytest.mark.parametrize("per_yield", [10_000, 7])
-def test_a_rebuild_from_the_stored_headers_gives_the_views_the_live_updates_built(per_yield, monkeypatch):
-    monkeypatch.setattr(lead_views, "LEADS_PER_YIELD", per_yield)
+def test_a_rebuild_from_the_stored_headers_gives_the_views_the_live_updates_built():
     policy = parse_policy(tomllib.loads(policy_toml(300, escalation='[{ at = 0.5, stage = "warning" }, '
                                                          '{ at = 1.0, stage = "breach" }]')))
     calendars = CalendarBook(policy)
@@ -94,7 +89,7 @@ def test_a_rebuild_from_the_stored_headers_gives_the_views_the_live_updates_buil
     assert live.rep_table.detected_since(date.min), "some breaches were detected"
 
     rebuilt = views(policy, calendars, processor)
-    assert asyncio.run(rebuilt.rebuild(table.items(), set(range(PARTITIONS)))) == 120
+    assert rebuilt.rebuild(table.items(), set(range(PARTITIONS))) == 120
 
     assert rebuilt.rep_table.local_buckets() == live.rep_table.local_buckets()
     assert rebuilt.rep_table.detected_since(date.min) == live.rep_table.detected_since(date.min)
@@ -124,32 +119,7 @@ def test_leads_of_partitions_not_owned_are_left_out():
         outcome = processor.apply(None, model, NOW)
         table[lead_id.encode()] = stored(live, processor, policy, i % 2, outcome).encode()
     rebuilt = views(policy, calendars, processor)
-    assert asyncio.run(rebuilt.rebuild(table.items(), {1})) == 4
+    assert rebuilt.rebuild(table.items(), {1}) == 4
     assert rebuilt.index.open_clocks == 4
     assert [d.workable_leads for d in rebuilt.rep_table.local_buckets()] == [4]
     assert {p for p, _ in rebuilt.segments.keys()} == {1}
-
-
-def test_a_rebalance_during_a_rebuild_stops_it(monkeypatch):
-    monkeypatch.setattr(lead_views, "LEADS_PER_YIELD", 3)
-    policy = parse_policy(tomllib.loads(policy_toml(300)))
-    calendars = CalendarBook(policy)
-    processor = LeadProcessor(policy, calendars.calendar_for, build_scorer(policy))
-    live = views(policy, calendars, processor)
-    table = {}
-    for i in range(20):
-        lead_id = f"L{i}"
-        model = decode("lead-created", lead_id.encode(),
-                       orjson.dumps(lead_created(lead_id, NOW - 60, "r-1", random.Random(i), f"{lead_id}-c")))
-        table[lead_id.encode()] = stored(live, processor, policy, 0, processor.apply(None, model, NOW)).encode()
-    rebuilt = views(policy, calendars, processor)
-
-    async def rebalance_meanwhile():
-        rebuild = asyncio.ensure_future(rebuilt.rebuild(table.items(), {0}))
-        await asyncio.sleep(0)
-        rebuilt.drop_partitions({0})  # the partitions are revoked
-        return await rebuild
-
-    assert asyncio.run(rebalance_meanwhile()) is None
-    assert asyncio.run(rebuilt.rebuild(table.items(), {0})) == 20
-    assert rebuilt.index.open_clocks == 20
