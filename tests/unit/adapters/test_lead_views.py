@@ -1,13 +1,16 @@
 """After a rebalance the in-memory views are rebuilt from the stored leads'
 headers: the result must be what the live updates had built, lead by lead."""
 
+import random
 import tomllib
 from datetime import date
+from types import SimpleNamespace
 
 import orjson
 
 from bench.harness import policy_toml
 from bench.workload import call, download, lead_created, ts
+from stream.adapters.lead_updates import LeadUpdates
 from stream.adapters.lead_views import LeadViews
 from stream.adapters.tables import StoredLead
 from stream.policy import parse_policy
@@ -15,11 +18,9 @@ from stream.service.calendars import CalendarBook
 from stream.service.deadlines import DeadlineIndex
 from stream.service.ingest import decode
 from stream.service.leads import LeadProcessor
-from stream.service.live_segments import PartitionTally, contribution
+from stream.service.live_segments import PartitionTally
 from stream.service.rep_table import RepTable
 from stream.service.scorer import build_scorer
-
-import random
 
 NOW = 1_796_000_000.0
 PARTITIONS = 4
@@ -30,17 +31,12 @@ def views(policy, calendars, processor) -> LeadViews:
 
 
 def stored(live: LeadViews, processor, policy, partition: int, outcome) -> StoredLead:
-    part = live.rep_table.contribution(outcome.state, NOW, outcome.derived)
-    return StoredLead(
-        partition=partition,
-        wakeup=outcome.next_wakeup,
-        open_clock=list(outcome.open_clock) if outcome.open_clock else None,
-        upcoming=outcome.upcoming,
-        rep_day=part.to_dict() if part else None,
-        detections=live.rep_table.detections(outcome.state),
-        segment=contribution(outcome.state, policy.scoring, None),
-        state=outcome.state,
+    """The stored lead the worker would write: ``LeadUpdates.build``, at NOW."""
+    ctx = SimpleNamespace(
+        app=None, views=live, rep_table=live.rep_table, metrics=None, policy=policy, segments=None,
+        settings=SimpleNamespace(topic=lambda name: name), clock=lambda: NOW,
     )
+    return LeadUpdates(ctx, None).build(partition, outcome)
 
 
 def events(i: int, rng: random.Random) -> list[tuple[str, dict]]:
