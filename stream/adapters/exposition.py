@@ -105,7 +105,6 @@ class HistogramFamily:
         self.values: dict[str, list[float]] = {}
         self._text: dict[str, str] = {}  # rep -> its lines, until it changes
 
-
     def _row(self, rep: str) -> list[float]:
         row = self.values.get(rep)
         if row is None:

@@ -75,13 +75,10 @@ class LeadViews:
                     self.rep_table.replace_detections(p, None, stored.detections)
                 segment = stored.segment
                 if segment:
-                    group = segments.get((p, orjson.dumps(segment[:3])))
-                    if group is None:
-                        segments[(p, orjson.dumps(segment[:3]))] = [1, segment[3]]
-                    else:
-                        group[0] += 1
-                        if segment[3] is not None and (group[1] is None or segment[3] > group[1]):
-                            group[1] = segment[3]
+                    group = segments.setdefault((p, orjson.dumps(segment[:3])), [0, None])
+                    group[0] += 1
+                    if segment[3] is not None and (group[1] is None or segment[3] > group[1]):
+                        group[1] = segment[3]
                 count += 1
 
         self.index.load(deadlines())

@@ -9,12 +9,13 @@ in one second costs a table read and two sends each.
 
 The emission is written ahead to the internal ``sla-emitted`` topic, on the
 lead's own partition, in records of up to 500 leads, each acknowledged
-before its breach events go out; once those are acknowledged too, the sweeper records the stages in the leads'
-states (through the changelog) and prepares their next stages. Until then
-the worker keeps them in memory (``pending``), and the lead agent folds them
-into any event of that lead first. A record whose stages a state does not
-know after a crash or a rebalance has its breach events sent again by the
-partition's owner, under the same ids.
+before its breach events go out; once those are acknowledged too, the
+sweeper records the stages in the leads' states (through the changelog)
+and prepares their next stages. Until then the worker keeps them in
+memory (``pending``), and the lead agent folds them into any event of that
+lead first. A record whose stages a state does not know after a crash or a
+rebalance has its breach events sent again by the partition's owner, under
+the same ids.
 
 After a rebalance the index is rebuilt from the table, and a partition is
 swept only once the worker has caught up with the input that was waiting for
